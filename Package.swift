@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// Runwire: a real-time backbone for test-automation platforms.
+// Layers depend in one direction: CShim → Reactor → (HTTP1, WebSocket codecs, no I/O) → Server → runwire.
+import PackageDescription
+
+/// Optimise even debug builds of the hot modules a little less than release, but keep
+/// exclusivity checks out of release builds (they cost measurable instructions per request).
+let hotSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "runwire",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "runwire", targets: ["runwire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries from Debian (module maps only; Swift never imports them directly).
+        .systemLibrary(name: "CLibev", path: "Vendor/CLibev"),
+        .systemLibrary(name: "CHiredis", path: "Vendor/CHiredis"),
+        .systemLibrary(name: "CZlib", path: "Vendor/CZlib"),
+        .systemLibrary(name: "COpenSSL", path: "Vendor/COpenSSL"),
+        // The one C door: every libev macro, zlib, OpenSSL and hiredis call Swift needs.
+        .target(
+            name: "CShim",
+            dependencies: ["CLibev", "CHiredis", "CZlib", "COpenSSL"],
+            path: "Vendor/CShim",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [
+                .linkedLibrary("ev"), .linkedLibrary("hiredis"), .linkedLibrary("z"),
+                .linkedLibrary("crypto"), .linkedLibrary("ssl"),
+            ]
+        ),
+        .target(name: "Reactor", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
+        .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
+        .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
+        .target(
+            name: "Server",
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "CShim", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: hotSwiftSettings
+        ),
+        .executableTarget(
+            name: "runwire",
+            dependencies: [
+                "Server",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "runwire"]),
+    ]
+)
