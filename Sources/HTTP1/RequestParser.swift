@@ -155,6 +155,13 @@ public enum RequestParser {
         let end = start &+ head.targetLength
         let pathEnd = questionMark < 0 ? end : questionMark
         let first = buffer[start]
+        // RFC 9112 §3.2.3: authority-form (host:port), the only form CONNECT takes.
+        if head.method == .connect {
+            head.pathStart = start
+            head.pathLength = 0
+            return questionMark < 0 && !contains(buffer, ASCII.slash, from: start, to: end)
+                && contains(buffer, ASCII.colon, from: start, to: end)
+        }
         // RFC 9112 §3.2.1: origin-form = absolute-path [ "?" query ].
         if first == ASCII.slash {
             head.pathStart = start
@@ -166,13 +173,6 @@ public enum RequestParser {
             head.pathStart = start
             head.pathLength = 1
             return head.method == .options
-        }
-        // RFC 9112 §3.2.3: authority-form (host:port), only for CONNECT.
-        if head.method == .connect {
-            head.pathStart = start
-            head.pathLength = 0
-            return questionMark < 0 && !contains(buffer, ASCII.slash, from: start, to: end)
-                && contains(buffer, ASCII.colon, from: start, to: end)
         }
         // RFC 9112 §3.2.2: absolute-form; RFC 3986 §3.1:
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":".
