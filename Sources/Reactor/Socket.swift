@@ -1,0 +1,189 @@
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A non-blocking stream socket on an `EventLoop`: reads into the loop's receive buffer,
+/// buffers writes and flushes them once per iteration, and closes exactly once.
+///
+/// Protocol layers subclass it and override `received(_:)` (and the other hooks). The loop
+/// owns the socket (a strong reference in its fd table) until `close()`; the libev watcher's
+/// context is the unretained socket, so an event costs no reference counting.
+open class Socket {
+    /// The file descriptor (closed by `close()`).
+    public let fd: Int32
+    /// The loop this socket lives on.
+    public unowned(unsafe) let loop: EventLoop
+    private var io: OpaquePointer?
+    /// Bytes waiting to be written (flushed just before the loop sleeps).
+    public var output = ByteBuffer()
+    /// Bytes received but not yet consumed by `received(_:)` (a partial request or frame).
+    public var input = ByteBuffer()
+    /// When the sweep timer calls `timedOut()` (loop clock, seconds); 0 = never.
+    public var deadline: Double = 0
+    /// Output bytes above which the socket stops reading until its peer catches up.
+    public var readPauseThreshold = 1 << 20
+    private var state: UInt8 = 0
+
+    private static let queued: UInt8 = 1, closedBit: UInt8 = 2, writeArmed: UInt8 = 4
+    private static let finishing: UInt8 = 8, readPaused: UInt8 = 16
+
+    /// Wraps an already non-blocking fd; call `start()` to register it.
+    public init(fd: Int32, loop: EventLoop) {
+        self.fd = fd
+        self.loop = loop
+    }
+
+    /// Registers with the loop and starts reading.
+    public final func start() {
+        loop.register(self)
+        io = CShim_io_new(Socket.ioCallback, Unmanaged.passUnretained(self).toOpaque(), fd, Int32(CShim_EV_READ))
+        CShim_io_start(loop.raw, io)
+    }
+
+    /// True once `close()` ran.
+    @inline(__always) public final var isClosed: Bool { state & Socket.closedBit != 0 }
+
+    // MARK: Hooks for protocol layers
+
+    /// New bytes: `bytes` is the unconsumed input followed by what was just read. Return how many
+    /// bytes were consumed; the rest is kept and offered again with the next read.
+    /// The buffer may be mutated in place (unmasking, chunked decoding).
+    open func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int { bytes.count }
+
+    /// The peer closed its side (read returned 0). Default: close.
+    open func peerClosed() { close() }
+
+    /// The sweep timer found `deadline` passed. Default: close.
+    open func timedOut() { close() }
+
+    /// All buffered output was written.
+    open func drained() {}
+
+    /// Called once from `close()`, after the fd is closed: release protocol state here.
+    open func didClose() {}
+
+    // MARK: Writing
+
+    /// Queues the socket for the flush at the end of this loop iteration.
+    @inline(__always)
+    public final func markForFlush() {
+        if state & (Socket.queued | Socket.closedBit) == 0 {
+            state |= Socket.queued
+            loop.enqueueFlush(self)
+        }
+    }
+
+    /// Closes after the buffered output is written (stops reading now). A peer that never
+    /// reads is cut off by the socket's deadline.
+    public final func finish() {
+        guard !isClosed else { return }
+        state |= Socket.finishing
+        setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
+        if output.isEmpty { close() } else { markForFlush() }
+    }
+
+    /// Writes what is buffered now. Called by the loop's prepare phase and on writability.
+    final func flushFromLoop() {
+        state &= ~Socket.queued
+        guard !isClosed else { return }
+        while !output.isEmpty {
+            let r = output.readable
+            let n = Glibc.write(fd, r.baseAddress, r.count)
+            if n > 0 {
+                output.consume(n)
+                continue
+            }
+            let e = errno
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { break }
+            close() // EPIPE, ECONNRESET: the peer is gone
+            return
+        }
+        if output.isEmpty {
+            if state & Socket.finishing != 0 { close(); return }
+            if state & Socket.writeArmed != 0 {
+                state &= ~Socket.writeArmed
+                setEvents(state & Socket.readPaused != 0 ? 0 : Int32(CShim_EV_READ))
+            }
+            if state & Socket.readPaused != 0 {
+                state &= ~Socket.readPaused
+                setEvents(Int32(CShim_EV_READ))
+            }
+            drained()
+        } else if state & Socket.writeArmed == 0 {
+            // Short write: only now is the write watcher armed (Redis ae / uSockets habit).
+            state |= Socket.writeArmed
+            let reading = state & (Socket.finishing | Socket.readPaused) == 0
+            setEvents(Int32(CShim_EV_WRITE) | (reading ? Int32(CShim_EV_READ) : 0))
+        }
+    }
+
+    @inline(__always)
+    private func setEvents(_ events: Int32) {
+        if events == 0 { CShim_io_stop(loop.raw, io); return }
+        CShim_io_set_events(loop.raw, io, events)
+        CShim_io_start(loop.raw, io)
+    }
+
+    // MARK: Reading
+
+    private final func readable() {
+        var n: Int
+        if input.isEmpty {
+            repeat { n = Glibc.read(fd, loop.receiveBuffer, EventLoop.receiveBufferSize) } while n < 0 && errno == EINTR
+            if n > 0 {
+                let bytes = UnsafeMutableRawBufferPointer(start: loop.receiveBuffer, count: n)
+                let used = received(bytes)
+                if used < n && !isClosed && state & Socket.finishing == 0 {
+                    input.append(UnsafeRawBufferPointer(rebasing: bytes[used...]))
+                }
+            }
+        } else {
+            let room = EventLoop.receiveBufferSize
+            let dst = input.reserve(room)
+            repeat { n = Glibc.read(fd, dst, room) } while n < 0 && errno == EINTR
+            if n > 0 {
+                input.writeIndex += n
+                let used = received(input.readable)
+                if !isClosed {
+                    input.consume(used)
+                    input.releaseIfEmpty()
+                }
+            }
+        }
+        if n == 0 { peerClosed(); return }
+        if n < 0 {
+            let e = errno
+            if e != EAGAIN && e != EWOULDBLOCK { close() }
+            return
+        }
+        if !isClosed && output.readableCount > readPauseThreshold && state & Socket.readPaused == 0 {
+            // Backpressure: a peer that sends faster than it reads stops being read.
+            state |= Socket.readPaused
+            setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
+        }
+    }
+
+    /// Closes the fd once, stops the watcher, and tells the subclass.
+    public final func close() {
+        guard !isClosed else { return }
+        state |= Socket.closedBit
+        CShim_io_free(loop.raw, io)
+        io = nil
+        Glibc.close(fd)
+        output.releaseIfEmpty()
+        loop.unregister(self)
+        didClose()
+    }
+
+    @inline(__always)
+    private final func handle(_ revents: Int32) {
+        if revents & Int32(CShim_EV_WRITE) != 0 { flushFromLoop() }
+        if revents & Int32(CShim_EV_READ) != 0 && !isClosed && state & Socket.finishing == 0 { readable() }
+    }
+
+    private static let ioCallback: CShim_cb = { ctx, _, revents in
+        Unmanaged<Socket>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.handle(revents) }
+    }
+}
