@@ -1,0 +1,95 @@
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runwire's settings, read from the environment, a `.env` file in the working directory and
+/// command-line flags (flags win over the environment, the environment over `.env`).
+/// See `Config.settings` for every name, default and meaning; README lists the same table.
+public struct Config: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 3001
+    public var reusePort = false
+    public var redisURL: RedisURL?
+    public var useRedisWebSocket = false
+    public var enableArtifactCleanup = true
+    public var artifactRetentionDays = 30
+    public var cleanupIntervalHours = 24.0
+    public var storageDir = "./data"
+    public var publicURL = ""
+    public var apiKeys: [String] = []
+    public var tokenSecret: String?
+    public var urlSigningSecret: String?
+    public var traceCompressionLevel = 9
+    public var compressionThreads = 2
+    public var logLevel = "info"
+    public var logFormat = "text"
+    public var maxHeaderBytes = 16 * 1024
+    public var headerTimeout = 10.0
+    public var idleTimeout = 60.0
+    public var sweepInterval = 1.0
+    public var insecure = false
+
+    public init() {
+        compressionThreads = Config.coreCount
+        publicURL = "http://\(host):\(port)"
+    }
+
+    /// True when neither `API_KEYS` nor `TOKEN_SECRET` is set: the server binds loopback only.
+    public var protectedMode: Bool { apiKeys.isEmpty && tokenSecret == nil }
+
+    static var coreCount: Int { Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// A setting that could not be used; `description` is the one line printed at start-up.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    /// The variable name (`PORT`), or `.env` for a malformed file line.
+    public let setting: String
+    public let message: String
+    public var description: String { "invalid \(setting): \(message)" }
+}
+
+/// A parsed `redis://[:password@]host:port[/db]` URL.
+public struct RedisURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var database: Int
+
+    /// Parses the URL or says what is wrong with it (never echoing the password).
+    public static func parse(_ text: String) -> Result<RedisURL, ConfigError> {
+        func fail(_ m: String) -> Result<RedisURL, ConfigError> { .failure(ConfigError(setting: "REDIS_URL", message: m)) }
+        guard text.hasPrefix("redis://") else { return fail("must start with redis:// (got a URL with another scheme)") }
+        var rest = Substring(text.dropFirst("redis://".count))
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let auth = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = auth.firstIndex(of: ":") {
+                password = String(auth[auth.index(after: colon)...])
+            } else if !auth.isEmpty {
+                password = String(auth)
+            }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let db = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !db.isEmpty {
+                guard let d = Int(db), d >= 0, d < 65536 else { return fail("database '\(db)' is not a number") }
+                database = d
+            }
+        }
+        var host = String(rest)
+        var port = 6379
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            host = String(rest[..<colon])
+            let p = rest[rest.index(after: colon)...]
+            guard let n = Int(p), (1...65535).contains(n) else { return fail("port '\(p)' is not 1-65535") }
+            port = n
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return fail("has no host") }
+        return .success(RedisURL(host: host, port: port, password: password, database: database))
+    }
+}

@@ -1,0 +1,22 @@
+import HTTP1
+
+/// Every route the server answers; the router maps method + path to one of these, so a
+/// dispatch is a switch, not a closure call.
+enum Endpoint: Sendable {
+    case health
+    case ready
+    case wsStats
+    case metrics
+}
+
+extension Endpoint {
+    /// The route table (body limits per route: these GET routes take no body worth keeping).
+    static func makeRouter() -> Router<Endpoint> {
+        var r = Router<Endpoint>()
+        r.add(.get, "/health", maxBody: 0, .health)
+        r.add(.get, "/health/ready", maxBody: 0, .ready)
+        r.add(.get, "/api/ws/stats", maxBody: 0, .wsStats)
+        r.add(.get, "/metrics", maxBody: 0, .metrics)
+        return r
+    }
+}

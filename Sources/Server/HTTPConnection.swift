@@ -1,0 +1,212 @@
+import HTTP1
+import Reactor
+
+/// One HTTP/1.1 client connection: parses requests straight from the loop's receive buffer,
+/// dispatches them by `Endpoint`, and writes responses into its output buffer, which the
+/// loop flushes once per iteration. Keep-alive and pipelining fall out of parsing by offset.
+final class HTTPConnection: Socket {
+    unowned(unsafe) let ctx: LoopContext
+    /// A request has begun (its head or body is incomplete): the header timeout runs.
+    private var inRequest = false
+    private var sentContinue = false
+
+    init(fd: Int32, ctx: LoopContext) {
+        self.ctx = ctx
+        super.init(fd: fd, loop: ctx.loop)
+        deadline = ctx.loop.now + ctx.headerTimeout // a silent new connection is cut off too
+    }
+
+    override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var offset = 0
+        let total = bytes.count
+        while offset < total {
+            let slice = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
+            var head = RequestHead()
+            switch RequestParser.parse(UnsafeRawBufferPointer(slice), maxHeadBytes: ctx.maxHeaderBytes,
+                                       slots: ctx.slots, into: &head) {
+            case .partial:
+                beginRequest()
+                return offset
+            case .invalid(let e):
+                fail(e.status, code: e.code, message: e.message)
+                return total
+            case .complete:
+                let used = request(head, slice)
+                if used == 0 { beginRequest(); return offset } // body still arriving
+                offset += used
+                if isClosed || used < 0 { return total }
+                inRequest = false
+                sentContinue = false
+                deadline = loop.now + ctx.idleTimeout
+            }
+        }
+        return offset
+    }
+
+    @inline(__always)
+    private func beginRequest() {
+        if !inRequest {
+            inRequest = true
+            deadline = loop.now + ctx.headerTimeout // not extended by trickling bytes (slowloris)
+        }
+    }
+
+    override func timedOut() {
+        if inRequest {
+            fail(408, code: "request_timeout", message: "the request was not received within \(ctx.headerTimeout) s")
+            deadline = loop.now + ctx.headerTimeout // a peer that will not read the 408 is dropped
+        } else {
+            close()
+        }
+    }
+
+    /// Answers an error, then (unless `keepAlive`) closes once it is written.
+    private func fail(_ status: Int, code: String, message: String, extraHeaders: String = "", head: Bool = false,
+                      keepAlive: Bool = false) {
+        ctx.errors += 1
+        ctx.writer.error(status, code: code, message: message, keepAlive: keepAlive, now: loop.now,
+                         extraHeaders: extraHeaders, head: head, into: &output)
+        if keepAlive { markForFlush() } else { finish() }
+    }
+
+    /// Handles one parsed request whose head is at the start of `buf`. Returns the bytes it
+    /// used (head + body), 0 when the body is not complete yet, or -1 after closing.
+    private func request(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        let isHead = head.method == .head
+        if head.method == .other {
+            fail(501, code: "not_implemented", message: "this method is not implemented", head: isHead)
+            return -1
+        }
+        let path = head.path(in: UnsafeRawBufferPointer(buf))
+        let hasBody = head.chunked || head.contentLength > 0
+        switch ctx.router.match(method: head.method, path: path) {
+        case .notFound:
+            // Without a body the connection stays usable; with one, closing is simpler than skipping it.
+            let keep = head.keepAlive && !hasBody
+            fail(404, code: "not_found", message: "no route for \(describe(head, buf))", head: isHead, keepAlive: keep)
+            return keep ? head.headLength : -1
+        case .methodNotAllowed(let allow):
+            let keep = head.keepAlive && !hasBody
+            fail(405, code: "method_not_allowed", message: "\(describe(head, buf)) is not allowed; use \(allow)",
+                 extraHeaders: "Allow: \(allow)\r\n", head: isHead, keepAlive: keep)
+            return keep ? head.headLength : -1
+        case .found(let endpoint, let maxBody, _):
+            var body = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            var used = head.headLength
+            if hasBody {
+                if head.contentLength > Int64(maxBody) {
+                    fail(413, code: "body_too_large", message: "the request body exceeds \(maxBody) bytes allowed here")
+                    return -1
+                }
+                switch readBody(head, buf, maxBody: maxBody) {
+                case .wait: return 0
+                case .failed: return -1
+                case .done(let b, let n): body = b; used = n
+                }
+            }
+            ctx.requests += 1
+            dispatch(endpoint, head, buf, body: body)
+            if !head.keepAlive { finish(); return -1 }
+            return used
+        }
+    }
+
+    private enum BodyState { case wait, failed, done(UnsafeMutableRawBufferPointer, Int) }
+
+    /// Collects a `Content-Length` or chunked body that follows the head in `buf`.
+    private func readBody(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, maxBody: Int) -> BodyState {
+        let start = head.headLength
+        if !head.chunked {
+            let n = Int(head.contentLength)
+            if buf.count - start >= n {
+                return .done(UnsafeMutableRawBufferPointer(rebasing: buf[start..<(start + n)]), start + n)
+            }
+            continueIfAsked(head)
+            return .wait
+        }
+        // Chunked (RFC 9112 §7.1): validate first; compact the data in place once complete.
+        var decoder = ChunkedDecoder()
+        var at = start
+        while true {
+            let step = decoder.decode(UnsafeRawBufferPointer(rebasing: buf[at...]))
+            switch step {
+            case .data(_, _, let consumed), .needMore(let consumed):
+                at += consumed
+                if decoder.bodyBytes > Int64(maxBody) {
+                    fail(413, code: "body_too_large", message: "the request body exceeds \(maxBody) bytes allowed here")
+                    return .failed
+                }
+                if case .needMore = step { continueIfAsked(head); return .wait }
+            case .end(let consumed):
+                at += consumed
+                var decode2 = ChunkedDecoder()
+                var read = start, write = start
+                while read < at {
+                    switch decode2.decode(UnsafeRawBufferPointer(rebasing: buf[read..<at])) {
+                    case .data(let s, let c, let consumed):
+                        if write != read + s { (buf.baseAddress! + write).copyMemory(from: buf.baseAddress! + read + s, byteCount: c) }
+                        write += c
+                        read += consumed
+                    case .needMore(let consumed), .end(let consumed): read += consumed
+                    case .invalid: read = at
+                    }
+                }
+                return .done(UnsafeMutableRawBufferPointer(rebasing: buf[start..<write]), at)
+            case .invalid(let e):
+                fail(e.status, code: e.code, message: e.message)
+                return .failed
+            }
+        }
+    }
+
+    /// `Expect: 100-continue` (RFC 9110 §10.1.1): say continue once, only when the body is wanted.
+    private func continueIfAsked(_ head: RequestHead) {
+        guard head.expectContinue, !sentContinue else { return }
+        sentContinue = true
+        output.append("HTTP/1.1 100 Continue\r\n\r\n")
+        markForFlush()
+    }
+
+    private func describe(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer) -> String {
+        let method = String(decoding: UnsafeRawBufferPointer(rebasing: buf[0..<Swift.min(buf.count, 16)]).prefix { $0 != 32 }, as: UTF8.self)
+        let target = String(decoding: UnsafeRawBufferPointer(rebasing: buf[head.targetStart..<(head.targetStart + Swift.min(head.targetLength, 256))]), as: UTF8.self)
+        return "\(method) \(target)"
+    }
+
+    private func dispatch(_ endpoint: Endpoint, _ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer,
+                          body: UnsafeMutableRawBufferPointer) {
+        let now = loop.now
+        let isHead = head.method == .head
+        switch endpoint {
+        case .health:
+            // {"status":"ok","timestamp":"2025-11-21T14:49:52.479Z"}: 28 + 24 + 2 bytes.
+            ctx.writer.head(200, contentType: "application/json", contentLength: 54, keepAlive: head.keepAlive, now: now, into: &output)
+            ctx.writer.endHead(into: &output)
+            if !isHead {
+                output.append("{\"status\":\"ok\",\"timestamp\":\"")
+                ctx.writer.timestamp.appendISO(now, to: &output)
+                output.append("\"}")
+            }
+        case .ready:
+            let (ok, reason) = ctx.server.readiness
+            let bodyText = ok ? "{\"status\":\"ready\"}" : "{\"status\":\"unavailable\",\"reason\":\(jsonString(reason))}"
+            json(ok ? 200 : 503, bodyText, head)
+        case .wsStats:
+            json(200, ctx.server.statsJSON(now: now), head)
+        case .metrics:
+            let text = ctx.server.metricsText(now: now)
+            ctx.writer.head(200, contentType: "text/plain; version=0.0.4", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: now, into: &output)
+            ctx.writer.endHead(into: &output)
+            if !isHead { output.append(string: text) }
+        }
+        markForFlush()
+    }
+
+    private func json(_ status: Int, _ text: String, _ head: RequestHead) {
+        ctx.writer.head(status, contentType: "application/json", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
+        ctx.writer.endHead(into: &output)
+        if head.method != .head { output.append(string: text) }
+    }
+
+    override func didClose() { ctx.connections -= 1 }
+}

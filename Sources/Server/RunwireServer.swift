@@ -1,0 +1,145 @@
+import CShim
+import Logging
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Runwire server: one event loop with its listener, the worker pool, readiness probes and
+/// the stats every instance reports. `start()` binds; `run()` blocks until `stop()`.
+public final class RunwireServer: @unchecked Sendable {
+    public let config: Config
+    /// `api_<pid>_<epoch ms>`, as `/api/ws/stats` reports it.
+    public let serverId: String
+    let startTime: Double
+    let logger: Logger
+    let loop: EventLoop
+    let pool: WorkerPool
+    private var listener: Listener?
+    private var context: LoopContext!
+    private var signals: [OpaquePointer] = []
+    private var lastProbe = 0.0
+    /// Whether every configured dependency works, and if not why (updated by probes).
+    private(set) var readiness: (Bool, String) = (false, "starting")
+    /// The bound port (after `start()`).
+    public private(set) var port = 0
+
+    public init(config: Config, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        startTime = Timestamp.now()
+        serverId = "api_\(getpid())_\(Int(startTime * 1000))"
+        loop = EventLoop(sweepInterval: config.sweepInterval)
+        pool = WorkerPool(threads: config.compressionThreads)
+    }
+
+    /// Binds the listener and starts the probes. Throws `ListenError` when the address is taken.
+    public func start() throws {
+        context = LoopContext(loop: loop, server: self, config: config)
+        let ctx = context!
+        listener = try Listener(loop: loop, host: config.host, port: config.port, reusePort: config.reusePort) { fd in
+            ctx.accept(fd)
+        }
+        port = listener!.port
+        loop.onSweep = { [unowned self] now in self.sweep(now) }
+        probe()
+        var mode = "embedded (no Redis)"
+        if config.redisURL != nil { mode = "redis" }
+        logger.info("listening", metadata: [
+            "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(mode)",
+            "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")",
+        ])
+        if config.protectedMode {
+            logger.notice("protected mode: neither API_KEYS nor TOKEN_SECRET is set, so only loopback addresses may be bound")
+        }
+    }
+
+    /// Stops on SIGTERM/SIGINT (through the loop, so the handler runs on the loop's thread).
+    public func handleSignals() {
+        for sig in [SIGTERM, SIGINT] {
+            let w = CShim_signal_new(RunwireServer.signalCallback, Unmanaged.passUnretained(self).toOpaque(), sig)!
+            CShim_signal_start(loop.raw, w)
+            signals.append(w)
+        }
+    }
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        loop.run()
+        for w in signals { CShim_signal_free(loop.raw, w) }
+        signals.removeAll()
+        pool.shutdown()
+        logger.info("stopped", metadata: ["uptime": "\(uptime(Timestamp.now()))"])
+    }
+
+    /// Stops accepting, closes every connection and ends `run()`. Safe from any thread.
+    public func stop() {
+        loop.post { [self] in self.shutdown() }
+    }
+
+    private func shutdown() {
+        logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
+        listener?.close()
+        listener = nil
+        loop.forEachSocket { $0.close() }
+        loop.stop()
+    }
+
+    private static let signalCallback: CShim_cb = { ctx, signum, _ in
+        Unmanaged<RunwireServer>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { s in
+            s.logger.info("signal received", metadata: ["signal": "\(signum == SIGTERM ? "SIGTERM" : "SIGINT")"])
+            s.shutdown()
+        }
+    }
+
+    // MARK: Readiness
+
+    private func sweep(_ now: Double) {
+        if now - lastProbe >= 5 { probe() }
+    }
+
+    /// Checks the store on the worker pool (never on the loop) and records the result.
+    private func probe() {
+        lastProbe = loop.now
+        let dir = config.storageDir
+        pool.submit(on: loop, { StoreProbe.check(dir) }) { [self] result in
+            let wasReady = self.readiness.0
+            self.readiness = result == nil ? (true, "") : (false, "store: \(result!)")
+            if wasReady && result != nil { self.logger.error("not ready", metadata: ["reason": "\(result!)"]) }
+        }
+    }
+
+    // MARK: Stats
+
+    func uptime(_ now: Double) -> String {
+        let centis = Int(((now - startTime) * 100).rounded())
+        let frac = centis % 100
+        return "\(centis / 100).\(frac < 10 ? "0" : "")\(frac)"
+    }
+
+    func statsJSON(now: Double) -> String {
+        "{\"serverId\":\"\(serverId)\",\"localConnections\":0,\"redisConnections\":0,\"activeRuns\":0,\"uptime\":\(uptime(now))}"
+    }
+
+    func metricsText(now: Double) -> String {
+        let c = context!
+        return """
+        # HELP runwire_http_connections Open HTTP connections.
+        # TYPE runwire_http_connections gauge
+        runwire_http_connections \(c.connections)
+        # HELP runwire_http_requests_total Requests answered.
+        # TYPE runwire_http_requests_total counter
+        runwire_http_requests_total \(c.requests)
+        # HELP runwire_http_errors_total Requests answered with an error status.
+        # TYPE runwire_http_errors_total counter
+        runwire_http_errors_total \(c.errors)
+        # HELP runwire_accept_exhausted_total Accepts refused because no descriptor was free.
+        # TYPE runwire_accept_exhausted_total counter
+        runwire_accept_exhausted_total \(listener?.exhaustedCount ?? 0)
+        # HELP runwire_uptime_seconds Seconds since start.
+        # TYPE runwire_uptime_seconds gauge
+        runwire_uptime_seconds \(uptime(now))
+
+        """
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Logging
+import Server
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runwire`: the server's command line. `serve` is the default subcommand.
+@main
+struct Runwire: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runwire",
+        abstract: "Real-time backbone for test-automation platforms: run events over WebSocket, artifacts, Redis fan-out.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Reads the configuration (flags over environment over `.env`), starts the server and runs
+/// until SIGTERM/SIGINT. A bad setting exits 2 with one line naming it.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server. Every option can also be set in the environment or in ./.env."
+    )
+
+    @Option(name: .customLong("host"), help: ArgumentHelp("Address to listen on. [env HOST, default 127.0.0.1]", valueName: "value"))
+    var host: String?
+    @Option(name: .customLong("port"), help: ArgumentHelp("Port to listen on (0 picks a free one). [env PORT, default 3001]", valueName: "value"))
+    var port: String?
+    @Option(name: .customLong("reuse-port"), help: ArgumentHelp("Set SO_REUSEPORT so several processes share the port. [env REUSE_PORT, default false]", valueName: "value"))
+    var reusePort: String?
+    @Option(name: .customLong("redis-url"), help: ArgumentHelp("redis://[:password@]host:port[/db]; unset = single-instance embedded mode. [env REDIS_URL, default unset]", valueName: "value"))
+    var redisUrl: String?
+    @Option(name: .customLong("use-redis-websocket"), help: ArgumentHelp("Fan run events out through Redis. [env USE_REDIS_WEBSOCKET, default true with REDIS_URL]", valueName: "value"))
+    var useRedisWebsocket: String?
+    @Option(name: .customLong("enable-artifact-cleanup"), help: ArgumentHelp("Run the retention cleaner. [env ENABLE_ARTIFACT_CLEANUP, default true]", valueName: "value"))
+    var enableArtifactCleanup: String?
+    @Option(name: .customLong("artifact-retention-days"), help: ArgumentHelp("Artifacts older than this are deleted. [env ARTIFACT_RETENTION_DAYS, default 30]", valueName: "value"))
+    var artifactRetentionDays: String?
+    @Option(name: .customLong("cleanup-interval-hours"), help: ArgumentHelp("How often the cleaner runs (fractions allowed). [env CLEANUP_INTERVAL_HOURS, default 24]", valueName: "value"))
+    var cleanupIntervalHours: String?
+    @Option(name: .customLong("storage-dir"), help: ArgumentHelp("Artifact store directory (may be shared by instances). [env STORAGE_DIR, default ./data]", valueName: "value"))
+    var storageDir: String?
+    @Option(name: .customLong("public-url"), help: ArgumentHelp("Base of signed download URLs. [env PUBLIC_URL, default http://HOST:PORT]", valueName: "value"))
+    var publicUrl: String?
+    @Option(name: .customLong("api-keys"), help: ArgumentHelp("Comma-separated keys for publishers and uploaders. [env API_KEYS, default unset]", valueName: "value"))
+    var apiKeys: String?
+    @Option(name: .customLong("token-secret"), help: ArgumentHelp("HS256 secret for subscriber tokens. [env TOKEN_SECRET, default unset]", valueName: "value"))
+    var tokenSecret: String?
+    @Option(name: .customLong("url-signing-secret"), help: ArgumentHelp("HMAC-SHA256 secret of signed URLs. [env URL_SIGNING_SECRET, default random per start]", valueName: "value"))
+    var urlSigningSecret: String?
+    @Option(name: .customLong("trace-compression-level"), help: ArgumentHelp("gzip level for traces (1-9). [env TRACE_COMPRESSION_LEVEL, default 9]", valueName: "value"))
+    var traceCompressionLevel: String?
+    @Option(name: .customLong("compression-threads"), help: ArgumentHelp("Worker threads of the compression pool. [env COMPRESSION_THREADS, default number of cores]", valueName: "value"))
+    var compressionThreads: String?
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. [env LOG_LEVEL, default info]", valueName: "value"))
+    var logLevel: String?
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("text or json. [env LOG_FORMAT, default text]", valueName: "value"))
+    var logFormat: String?
+    @Option(name: .customLong("max-header-bytes"), help: ArgumentHelp("Largest request head; larger gets 431. [env MAX_HEADER_BYTES, default 16384]", valueName: "value"))
+    var maxHeaderBytes: String?
+    @Option(name: .customLong("header-timeout"), help: ArgumentHelp("Seconds a client has to send a whole request head (slowloris guard). [env HEADER_TIMEOUT, default 10]", valueName: "value"))
+    var headerTimeout: String?
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds an idle keep-alive HTTP connection is kept. [env IDLE_TIMEOUT, default 60]", valueName: "value"))
+    var idleTimeout: String?
+    @Option(name: .customLong("sweep-interval"), help: ArgumentHelp("Seconds between sweeps of all timeouts (one timer for every socket). [env SWEEP_INTERVAL, default 1]", valueName: "value"))
+    var sweepInterval: String?
+    @Flag(name: .customLong("insecure"), help: "Allow binding a non-loopback address without API_KEYS or TOKEN_SECRET.")
+    var insecure = false
+
+    func flagValues() -> [String: String] {
+        var flags: [String: String] = [:]
+        if let host { flags["HOST"] = host }
+        if let port { flags["PORT"] = port }
+        if let reusePort { flags["REUSE_PORT"] = reusePort }
+        if let redisUrl { flags["REDIS_URL"] = redisUrl }
+        if let useRedisWebsocket { flags["USE_REDIS_WEBSOCKET"] = useRedisWebsocket }
+        if let enableArtifactCleanup { flags["ENABLE_ARTIFACT_CLEANUP"] = enableArtifactCleanup }
+        if let artifactRetentionDays { flags["ARTIFACT_RETENTION_DAYS"] = artifactRetentionDays }
+        if let cleanupIntervalHours { flags["CLEANUP_INTERVAL_HOURS"] = cleanupIntervalHours }
+        if let storageDir { flags["STORAGE_DIR"] = storageDir }
+        if let publicUrl { flags["PUBLIC_URL"] = publicUrl }
+        if let apiKeys { flags["API_KEYS"] = apiKeys }
+        if let tokenSecret { flags["TOKEN_SECRET"] = tokenSecret }
+        if let urlSigningSecret { flags["URL_SIGNING_SECRET"] = urlSigningSecret }
+        if let traceCompressionLevel { flags["TRACE_COMPRESSION_LEVEL"] = traceCompressionLevel }
+        if let compressionThreads { flags["COMPRESSION_THREADS"] = compressionThreads }
+        if let logLevel { flags["LOG_LEVEL"] = logLevel }
+        if let logFormat { flags["LOG_FORMAT"] = logFormat }
+        if let maxHeaderBytes { flags["MAX_HEADER_BYTES"] = maxHeaderBytes }
+        if let headerTimeout { flags["HEADER_TIMEOUT"] = headerTimeout }
+        if let idleTimeout { flags["IDLE_TIMEOUT"] = idleTimeout }
+        if let sweepInterval { flags["SWEEP_INTERVAL"] = sweepInterval }
+        return flags
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let dotenv = String(contentsOfFile: ".env")
+        let config: Config
+        switch Config.load(dotenv: dotenv, environment: environmentVariables(), flags: flagValues(), insecure: insecure) {
+        case .success(let c): config = c
+        case .failure(let e):
+            FileHandleStderr.write("runwire: \(e.description)\n")
+            throw ExitCode(2)
+        }
+        RunwireLogHandler.bootstrap(level: config.logLevel, format: config.logFormat)
+        let logger = Logger(label: "runwire")
+        let server = RunwireServer(config: config, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        server.handleSignals()
+        server.run()
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// The built `runwire` executable, started as a child process (optionally through `sh -c`
+/// so a test can lower its limits), with its log read to learn the port.
+final class ServerProcess {
+    let process = Process()
+    let stderr = Pipe()
+    private(set) var log = ""
+    private(set) var port = 0
+
+    static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // swift-testing runs from <bin>/runwirePackageTests.xctest; the executable sits beside it.
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("runwire").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("runwire").path
+    }
+
+    /// Starts `runwire serve ARGS` with `env`; `shellPrefix` (e.g. "ulimit -n 64;") runs first.
+    init(_ args: [String] = [], env: [String: String] = [:], shellPrefix: String = "", cwd: String? = nil) throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["STORAGE_DIR"] = environment["STORAGE_DIR"] ?? NSTemporaryDirectory() + "runwire-proc-\(UUID().uuidString)"
+        environment.merge(env) { $1 }
+        process.environment = environment
+        let quoted = ([Self.binary, "serve"] + args).map { "'\($0)'" }.joined(separator: " ")
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(shellPrefix) exec \(quoted)"]
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Reads the log until the "listening" line (or exit); bounded.
+    func waitListening(timeout: Double = 10) throws {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if let r = log.range(of: #"address("?[=:]"?)[^ "]*:(\d+)"#, options: .regularExpression) {
+                port = Int(log[r].split(separator: ":").last!)!
+                return
+            }
+            if !readSome(until: end) { break }
+        }
+        throw TestError("server did not report listening; log: \(log)")
+    }
+
+    /// Reads what stderr has, waiting at most until `until`; false at EOF or timeout.
+    @discardableResult
+    func readSome(until: Date) -> Bool {
+        let fd = stderr.fileHandleForReading.fileDescriptor
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(max(0, until.timeIntervalSinceNow) * 1000)) > 0 else { return false }
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        let n = read(fd, &chunk, chunk.count)
+        guard n > 0 else { return false }
+        log += String(decoding: chunk[0..<n], as: UTF8.self)
+        return true
+    }
+
+    /// Waits (bounded) for exit and returns the status; kills on timeout.
+    func waitExit(timeout: Double = 10) -> Int32? {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { readSome(until: min(end, Date().addingTimeInterval(0.05))) }
+        if process.isRunning { process.terminate(); return nil }
+        while readSome(until: Date().addingTimeInterval(0.05)) {}
+        return process.terminationStatus
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// CPU seconds (user + system) the process has used, from /proc.
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+}
