@@ -18,11 +18,12 @@ struct MessageBuffer: ~Copyable {
     @usableFromInline
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    /// Makes room for at least `total` bytes, preserving the contents.
+    /// Makes room for at least `total` bytes, preserving the contents. Grows by doubling
+    /// unless `exactly`, which allocates `total` bytes (for hard memory bounds).
     @usableFromInline
-    mutating func reserve(_ total: Int) {
+    mutating func reserve(_ total: Int, exactly: Bool = false) {
         if total <= capacity { return }
-        var newCapacity = max(capacity &* 2, 256)
+        var newCapacity = exactly ? total : max(capacity &* 2, 256)
         while newCapacity < total { newCapacity &*= 2 }
         let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         if let base {
