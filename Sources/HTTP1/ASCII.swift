@@ -4,7 +4,7 @@
 // a mask with no table in memory and no lazy global initialisation on the hot path.
 
 /// Byte constants named after the RFC 5234 core rules.
-enum ASCII {
+@usableFromInline enum ASCII {
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let sp: UInt8 = 0x20
@@ -12,7 +12,7 @@ enum ASCII {
     static let colon: UInt8 = 0x3A
     static let semicolon: UInt8 = 0x3B
     static let comma: UInt8 = 0x2C
-    static let slash: UInt8 = 0x2F
+    @usableFromInline static let slash: UInt8 = 0x2F
     static let question: UInt8 = 0x3F
     static let star: UInt8 = 0x2A
     static let del: UInt8 = 0x7F

@@ -8,13 +8,14 @@ public struct RouteParams: Equatable, Hashable, Sendable {
     public static let capacity = 4
 
     // Four inline (start, count) pairs: a tuple-free layout that never allocates.
-    var start0: Int32 = 0, count0: Int32 = 0
-    var start1: Int32 = 0, count1: Int32 = 0
-    var start2: Int32 = 0, count2: Int32 = 0
-    var start3: Int32 = 0, count3: Int32 = 0
+    @usableFromInline var start0: Int32 = 0, count0: Int32 = 0
+    @usableFromInline var start1: Int32 = 0, count1: Int32 = 0
+    @usableFromInline var start2: Int32 = 0, count2: Int32 = 0
+    @usableFromInline var start3: Int32 = 0, count3: Int32 = 0
 
     /// Number of captured parameters.
-    public private(set) var count: Int = 0
+    public var count: Int { storedCount }
+    @usableFromInline var storedCount: Int = 0
 
     /// Creates an empty set of parameters.
     public init() {}
@@ -39,6 +40,7 @@ public struct RouteParams: Equatable, Hashable, Sendable {
 
     /// Appends a capture; the router never declares more than ``capacity``.
     @inline(__always)
+    @inlinable
     mutating func append(start: Int, count length: Int) {
         let s = Int32(truncatingIfNeeded: start)
         let n = Int32(truncatingIfNeeded: length)
@@ -48,6 +50,6 @@ public struct RouteParams: Equatable, Hashable, Sendable {
         case 2: (start2, count2) = (s, n)
         default: (start3, count3) = (s, n)
         }
-        count &+= 1
+        storedCount &+= 1
     }
 }

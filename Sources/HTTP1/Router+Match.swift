@@ -4,6 +4,7 @@ extension Router {
     /// Finds the route for `method` and the raw `path` bytes (the request-target
     /// up to `?`, as ``RequestHead/path(in:)`` returns it). Parameter ranges in
     /// the result are relative to `path`.
+    @inlinable
     public func match(method: HTTPMethod, path: UnsafeRawBufferPointer) -> RouteMatch<Handler> {
         guard path.count > 0, path[0] == ASCII.slash else { return .notFound }
         let want = UInt16(1) << UInt16(method.rawValue)
@@ -14,10 +15,12 @@ extension Router {
         var bestMethod = method
         var disallowed = -1
         var p = 0
+        let patterns = patternTable, literals = UnsafeBufferPointer(literalTable)
+        let segments = UnsafeBufferPointer(segmentTable)
         while p < patterns.count {
             let pattern = patterns[p]
             var params = RouteParams()
-            if pattern.literalCount > bestLiterals && matches(pattern, path, &params) {
+            if pattern.literalCount > bestLiterals && Self.matches(pattern, path, &params, literals, segments) {
                 if pattern.methods & want != 0 {
                     (best, bestLiterals, bestParams, bestMethod) = (p, pattern.literalCount, params, method)
                 } else if method == .head && pattern.methods & get != 0 {
@@ -30,6 +33,7 @@ extension Router {
             p &+= 1
         }
         if best >= 0 {
+            let routes = routeTable
             var r = 0
             while r < routes.count {
                 if routes[r].pattern == best && routes[r].method == bestMethod {
@@ -38,13 +42,14 @@ extension Router {
                 r &+= 1
             }
         }
-        if disallowed >= 0 { return .methodNotAllowed(allow: allowHeaders[disallowed]) }
+        if disallowed >= 0 { return .methodNotAllowed(allow: allowHeaders[disallowed]) } // cold path
         return .notFound
     }
 
     /// Whether `path` (known to start with `/`) matches `pattern` segment for segment.
-    @inline(__always)
-    func matches(_ pattern: Pattern, _ path: UnsafeRawBufferPointer, _ params: inout RouteParams) -> Bool {
+    @inlinable @inline(__always)
+    static func matches(_ pattern: Pattern, _ path: UnsafeRawBufferPointer, _ params: inout RouteParams,
+                        _ literals: UnsafeBufferPointer<UInt8>, _ segments: UnsafeBufferPointer<Segment>) -> Bool {
         let end = path.count
         var pos = 1
         var s = 0

@@ -22,40 +22,73 @@ extension RouteMatch: Sendable where Handler: Sendable {}
 /// a trailing slash is significant (`/health/` does not match `/health`); when
 /// several patterns match, the one with the most literal segments wins, then the
 /// earliest added; HEAD uses the GET route when no HEAD route exists (RFC 9110 §9.3.2).
-public struct Router<Handler> {
+/// It is a class whose match tables are plain pointers, rebuilt by each `add`: `match` is
+/// `@inlinable` (specialised for the caller's handler type, no metadata look-ups) and reads
+/// only those pointers, so a request costs no reference counting. Arrays, or a struct the
+/// caller holds, were copied and retained on every request.
+public final class Router<Handler> {
     /// One pattern segment: a literal (`start`, `length` into `literals`) or,
     /// when `start` is -1, a parameter.
-    struct Segment: Sendable {
-        var start: Int32
-        var length: Int32
-        var isParam: Bool { start < 0 }
+    @usableFromInline struct Segment: Sendable {
+        @usableFromInline var start: Int32
+        @usableFromInline var length: Int32
+        @usableFromInline var isParam: Bool { start < 0 }
     }
 
     /// A distinct pattern; all its fields are trivial so matching touches no
     /// reference counts. Its Allow string lives apart, in `allowHeaders`.
-    struct Pattern: Sendable {
-        var firstSegment: Int
-        var segmentCount: Int
-        var literalCount: Int
-        var methods: UInt16  // bit per HTTPMethod raw value
+    @usableFromInline struct Pattern: Sendable {
+        @usableFromInline var firstSegment: Int
+        @usableFromInline var segmentCount: Int
+        @usableFromInline var literalCount: Int
+        @usableFromInline var methods: UInt16  // bit per HTTPMethod raw value
     }
 
-    struct Route {
-        var pattern: Int
-        var method: HTTPMethod
-        var maxBody: Int
-        var handler: Handler
+    @usableFromInline struct Route {
+        @usableFromInline var pattern: Int
+        @usableFromInline var method: HTTPMethod
+        @usableFromInline var maxBody: Int
+        @usableFromInline var handler: Handler
     }
 
-    var literals: [UInt8] = []
-    var segments: [Segment] = []
-    var patterns: [Pattern] = []
+    @usableFromInline var literals: [UInt8] = []
+    @usableFromInline var segments: [Segment] = []
+    @usableFromInline var patterns: [Pattern] = []
     var sources: [String] = []
-    var allowHeaders: [String] = []
-    var routes: [Route] = []
+    @usableFromInline var allowHeaders: [String] = []
+    @usableFromInline var routes: [Route] = []
+
+    /// Match-time copies of the tables above (owned; rebuilt by `add`).
+    @usableFromInline var literalTable = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    @usableFromInline var segmentTable = UnsafeMutableBufferPointer<Segment>(start: nil, count: 0)
+    @usableFromInline var patternTable = UnsafeMutableBufferPointer<Pattern>(start: nil, count: 0)
+    @usableFromInline var routeTable = UnsafeMutableBufferPointer<Route>(start: nil, count: 0)
 
     /// Creates an empty router.
     public init() {}
+
+    deinit { freeTables() }
+
+    private func freeTables() {
+        literalTable.deallocate()
+        segmentTable.deallocate()
+        patternTable.deallocate()
+        _ = routeTable.deinitialize()
+        routeTable.deallocate()
+    }
+
+    private func rebuildTables() {
+        freeTables()
+        func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: Swift.max(a.count, 1))
+            _ = b.initialize(from: a)
+            return UnsafeMutableBufferPointer(rebasing: b[0..<a.count])
+        }
+        literalTable = copy(literals)
+        segmentTable = copy(segments)
+        patternTable = copy(patterns)
+        routeTable = copy(routes)
+    }
 
     /// Registers `handler` for `method` on `pattern`, e.g. `/api/tests/:runId/events`.
     ///
@@ -63,7 +96,7 @@ public struct Router<Handler> {
     /// larger bodies into 413). Malformed patterns (not starting with `/`, an
     /// empty `:` name, more than ``RouteParams/capacity`` parameters), `.other`
     /// and duplicate method/pattern pairs are programming errors and trap.
-    public mutating func add(_ method: HTTPMethod, _ pattern: String, maxBody: Int, _ handler: Handler) {
+    public func add(_ method: HTTPMethod, _ pattern: String, maxBody: Int, _ handler: Handler) {
         precondition(method != .other, "routes need a concrete method")
         let index: Int
         if let existing = sources.firstIndex(of: pattern) {
@@ -76,10 +109,11 @@ public struct Router<Handler> {
         patterns[index].methods |= bit
         allowHeaders[index] = Self.allowHeader(patterns[index].methods)
         routes.append(Route(pattern: index, method: method, maxBody: maxBody, handler: handler))
+        rebuildTables()
     }
 
     /// Splits `pattern` into segments and records it; returns its index.
-    mutating func appendPattern(_ pattern: String) -> Int {
+    func appendPattern(_ pattern: String) -> Int {
         let bytes = Array(pattern.utf8)
         precondition(bytes.first == ASCII.slash, "route pattern must start with '/': \(pattern)")
         let first = segments.count
@@ -118,5 +152,5 @@ public struct Router<Handler> {
     }
 }
 
-extension Router: Sendable where Handler: Sendable {}
+extension Router: @unchecked Sendable where Handler: Sendable {}
 extension Router.Route: Sendable where Handler: Sendable {}

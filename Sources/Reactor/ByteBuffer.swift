@@ -3,31 +3,44 @@
 /// It is `~Copyable` so two owners can never free the same memory; the memory is allocated
 /// lazily (an idle socket holds none) and kept across uses, so a steady state allocates nothing.
 public struct ByteBuffer: ~Copyable {
-    public private(set) var base: UnsafeMutableRawPointer?
-    public private(set) var capacity: Int = 0
+    @usableFromInline var storage: UnsafeMutableRawPointer?
+    @usableFromInline var storageCapacity: Int = 0
+    /// The allocation (nil while nothing was ever buffered or after `releaseIfEmpty`).
+    public var base: UnsafeMutableRawPointer? { storage }
+    /// Bytes allocated.
+    public var capacity: Int { storageCapacity }
     /// Bytes before `readIndex` are consumed; `readIndex..<writeIndex` are readable.
     public var readIndex: Int = 0
+    /// Bytes at and after `writeIndex` are free.
     public var writeIndex: Int = 0
 
     public init() {}
 
-    deinit { base?.deallocate() }
+    deinit { storage?.deallocate() }
 
     /// Number of readable bytes.
-    @inline(__always) public var readableCount: Int { writeIndex - readIndex }
-    @inline(__always) public var isEmpty: Bool { writeIndex == readIndex }
+    @inlinable @inline(__always) public var readableCount: Int { writeIndex - readIndex }
+    @inlinable @inline(__always) public var isEmpty: Bool { writeIndex == readIndex }
 
     /// The readable bytes; valid until the next mutation.
-    @inline(__always) public var readable: UnsafeMutableRawBufferPointer {
-        guard let base else { return UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+    @inlinable @inline(__always) public var readable: UnsafeMutableRawBufferPointer {
+        guard let base = storage else { return UnsafeMutableRawBufferPointer(start: nil, count: 0) }
         return UnsafeMutableRawBufferPointer(start: base + readIndex, count: writeIndex - readIndex)
     }
 
     /// Makes room for `count` more bytes after `writeIndex` (compacting consumed bytes first)
     /// and returns the writable region.
+    @inlinable @inline(__always)
     public mutating func reserve(_ count: Int) -> UnsafeMutableRawPointer {
-        if capacity - writeIndex >= count, let base { return base + writeIndex }
-        if readIndex > 0, let base {
+        if storageCapacity &- writeIndex >= count, let storage { return storage + writeIndex }
+        return grow(count)
+    }
+
+    /// The slow path of `reserve`: compact or reallocate.
+    @usableFromInline
+    mutating func grow(_ count: Int) -> UnsafeMutableRawPointer {
+        let capacity = storageCapacity
+        if readIndex > 0, let base = storage {
             let live = writeIndex - readIndex
             if live > 0 { base.copyMemory(from: base + readIndex, byteCount: live) }
             readIndex = 0
@@ -37,17 +50,17 @@ public struct ByteBuffer: ~Copyable {
         var newCapacity = Swift.max(capacity * 2, 1024)
         while newCapacity - writeIndex < count { newCapacity *= 2 }
         let fresh = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        if let base {
+        if let base = storage {
             if writeIndex > 0 { fresh.copyMemory(from: base, byteCount: writeIndex) }
             base.deallocate()
         }
-        base = fresh
-        capacity = newCapacity
+        storage = fresh
+        storageCapacity = newCapacity
         return fresh + writeIndex
     }
 
     /// Appends raw bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         let dst = reserve(bytes.count)
@@ -56,19 +69,20 @@ public struct ByteBuffer: ~Copyable {
     }
 
     /// Appends the bytes of a static string (headers, status lines) without creating a String.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Appends one byte.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func append(byte: UInt8) {
         reserve(1).storeBytes(of: byte, as: UInt8.self)
         writeIndex += 1
     }
 
     /// Appends a non-negative decimal integer.
+    @inlinable
     public mutating func append(decimal value: Int) {
         var v = value < 0 ? 0 : value
         var digits = 1
@@ -91,7 +105,7 @@ public struct ByteBuffer: ~Copyable {
     }
 
     /// Marks `count` readable bytes consumed; resets the indices when empty.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func consume(_ count: Int) {
         readIndex += count
         if readIndex >= writeIndex { readIndex = 0; writeIndex = 0 }
@@ -103,10 +117,10 @@ public struct ByteBuffer: ~Copyable {
 
     /// Frees the memory when nothing is buffered (idle sockets hold no buffer).
     public mutating func releaseIfEmpty() {
-        guard readIndex == writeIndex, let base else { return }
+        guard readIndex == writeIndex, let base = storage else { return }
         base.deallocate()
-        self.base = nil
-        capacity = 0
+        storage = nil
+        storageCapacity = 0
         readIndex = 0
         writeIndex = 0
     }

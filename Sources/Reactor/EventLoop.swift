@@ -72,7 +72,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// The loop's cached clock (seconds since the epoch), updated once per iteration.
-    @inline(__always) public var now: Double { CShim_loop_now(raw) }
+    @inlinable @inline(__always) public var now: Double { CShim_loop_now(raw) }
 
     /// The libev backend (4 = epoll).
     public var backend: UInt32 { CShim_loop_backend(raw) }

@@ -13,7 +13,9 @@ open class Socket {
     /// The file descriptor (closed by `close()`).
     public let fd: Int32
     /// The loop this socket lives on.
-    public unowned(unsafe) let loop: EventLoop
+    /// The loop this socket lives on (a strong `let`: Swift borrows it without reference counting,
+    /// where an `unowned(unsafe)` reference was retained around every use).
+    public let loop: EventLoop
     private var io: OpaquePointer?
     /// Bytes waiting to be written (flushed just before the loop sleeps).
     public var output = ByteBuffer()

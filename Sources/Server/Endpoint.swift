@@ -12,7 +12,7 @@ enum Endpoint: Sendable {
 extension Endpoint {
     /// The route table (body limits per route: these GET routes take no body worth keeping).
     static func makeRouter() -> Router<Endpoint> {
-        var r = Router<Endpoint>()
+        let r = Router<Endpoint>()
         r.add(.get, "/health", maxBody: 0, .health)
         r.add(.get, "/health/ready", maxBody: 0, .ready)
         r.add(.get, "/api/ws/stats", maxBody: 0, .wsStats)

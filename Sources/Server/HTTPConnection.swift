@@ -5,7 +5,7 @@ import Reactor
 /// dispatches them by `Endpoint`, and writes responses into its output buffer, which the
 /// loop flushes once per iteration. Keep-alive and pipelining fall out of parsing by offset.
 final class HTTPConnection: Socket {
-    unowned(unsafe) let ctx: LoopContext
+    let ctx: LoopContext
     /// A request has begun (its head or body is incomplete): the header timeout runs.
     private var inRequest = false
     private var sentContinue = false

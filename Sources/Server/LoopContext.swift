@@ -28,7 +28,9 @@ final class LoopContext {
         idleTimeout = config.idleTimeout
     }
 
-    deinit { slots.deallocate() }
+    deinit {
+        slots.deallocate()
+    }
 
     /// Takes a freshly accepted socket.
     func accept(_ fd: Int32) {

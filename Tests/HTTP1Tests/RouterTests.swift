@@ -11,7 +11,7 @@ struct RouterTests {
     }
 
     static func makeRouter() -> Router<String> {
-        var router = Router<String>()
+        let router = Router<String>()
         router.add(.get, "/", maxBody: 0, "root")
         router.add(.get, "/health", maxBody: 0, "health")
         router.add(.get, "/api/tests/:runId/events", maxBody: 0, "events")
@@ -131,7 +131,7 @@ struct RouterTests {
         #expect(route(.head, "/health") == .found("health", maxBody: 0, params: []))
         #expect(route(.head, "/api/tests/7/events") == .found("events", maxBody: 0, params: ["7"]))
         #expect(route(.head, "/only-head") == .found("onlyHead", maxBody: 0, params: []))
-        var router = Router<String>()
+        let router = Router<String>()
         router.add(.get, "/x", maxBody: 0, "get")
         router.add(.head, "/x", maxBody: 0, "head")
         #expect(route(.head, "/x", router) == .found("head", maxBody: 0, params: []))
