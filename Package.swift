@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "runwire"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "runwire"], exclude: ["Scripts"]),
     ]
 )

@@ -115,6 +115,27 @@ public struct ByteBuffer: ~Copyable {
     @inline(__always)
     public mutating func clear() { readIndex = 0; writeIndex = 0 }
 
+    /// Takes `memory` (of `capacity` bytes) as this buffer's storage; the buffer must have none.
+    public mutating func adopt(_ memory: UnsafeMutableRawPointer, capacity: Int) {
+        precondition(storage == nil, "adopt needs an empty buffer")
+        storage = memory
+        storageCapacity = capacity
+        readIndex = 0
+        writeIndex = 0
+    }
+
+    /// When empty, gives up its storage of exactly `capacity` bytes (for a pool to reuse) and
+    /// returns it; storage of another size is freed instead. Nil when nothing was handed back.
+    public mutating func surrender(ifCapacity capacity: Int) -> UnsafeMutableRawPointer? {
+        guard readIndex == writeIndex, let base = storage else { return nil }
+        guard storageCapacity == capacity else { releaseIfEmpty(); return nil }
+        storage = nil
+        storageCapacity = 0
+        readIndex = 0
+        writeIndex = 0
+        return base
+    }
+
     /// Frees the memory when nothing is buffered (idle sockets hold no buffer).
     public mutating func releaseIfEmpty() {
         guard readIndex == writeIndex, let base = storage else { return }

@@ -31,6 +31,12 @@ public final class EventLoop: @unchecked Sendable {
     private var releaseList: [Unmanaged<Socket>] = []
     private var pausedListeners: [Listener] = []
 
+    /// Output blocks: a socket borrows one when it has something to write and gives it back
+    /// once flushed, so idle sockets hold no buffer and busy ones never call malloc.
+    public static let blockSize = 16 * 1024
+    private var blocks: [UnsafeMutableRawPointer] = []
+    private let maxPooledBlocks = 4096
+
     private var prepare: OpaquePointer?
     private var sweepTimer: OpaquePointer?
     let mailbox: Mailbox
@@ -65,6 +71,7 @@ public final class EventLoop: @unchecked Sendable {
         mailbox.detach()
         for fd in 0..<(highestFD + 1) { table[fd]?.release() }
         for u in releaseList { u.release() }
+        for b in blocks { b.deallocate() }
         table.deallocate()
         flushList.deallocate()
         receiveBuffer.deallocate()
@@ -115,6 +122,13 @@ public final class EventLoop: @unchecked Sendable {
         if !pausedListeners.isEmpty { resumeListeners() }
     }
 
+    func replace(_ old: Socket, with new: Socket) {
+        let fd = Int(old.fd)
+        guard let u = table[fd], u.toOpaque() == Unmanaged.passUnretained(old).toOpaque() else { return }
+        table[fd] = Unmanaged.passRetained(new)
+        releaseList.append(u)
+    }
+
     /// Calls `body` for every open socket (sweeps, shutdown).
     public func forEachSocket(_ body: (Socket) -> Void) {
         var fd = 0
@@ -122,6 +136,19 @@ public final class EventLoop: @unchecked Sendable {
             if let u = table[fd] { u._withUnsafeGuaranteedRef { body($0) } }
             fd += 1
         }
+    }
+
+    // MARK: Output blocks
+
+    @inline(__always)
+    func takeBlock() -> UnsafeMutableRawPointer {
+        if let b = blocks.popLast() { return b }
+        return .allocate(byteCount: EventLoop.blockSize, alignment: 64)
+    }
+
+    @inline(__always)
+    func returnBlock(_ block: UnsafeMutableRawPointer) {
+        if blocks.count < maxPooledBlocks { blocks.append(block) } else { block.deallocate() }
     }
 
     // MARK: Flushing: writes go out once per iteration, just before the loop sleeps.
@@ -172,7 +199,10 @@ public final class EventLoop: @unchecked Sendable {
         while fd <= highestFD {
             if let u = table[fd] {
                 u._withUnsafeGuaranteedRef { s in
-                    if s.deadline != 0 && s.deadline <= now { s.deadline = 0; s.timedOut() }
+                    if s.deadline != 0 && s.deadline <= now {
+                        s.deadline = 0
+                        if s.isLingering { s.close() } else { s.timedOut() }
+                    }
                 }
             }
             fd += 1

@@ -28,7 +28,7 @@ open class Socket {
     private var state: UInt8 = 0
 
     private static let queued: UInt8 = 1, closedBit: UInt8 = 2, writeArmed: UInt8 = 4
-    private static let finishing: UInt8 = 8, readPaused: UInt8 = 16
+    private static let finishing: UInt8 = 8, readPaused: UInt8 = 16, lingering: UInt8 = 32
 
     /// Wraps an already non-blocking fd; call `start()` to register it.
     public init(fd: Int32, loop: EventLoop) {
@@ -67,6 +67,13 @@ open class Socket {
 
     // MARK: Writing
 
+    /// Gives `output` a pooled block if it has no storage: call before appending a response or
+    /// frame (appending without it still works, through malloc).
+    @inline(__always)
+    public final func prepareOutput() {
+        if output.base == nil { output.adopt(loop.takeBlock(), capacity: EventLoop.blockSize) }
+    }
+
     /// Queues the socket for the flush at the end of this loop iteration.
     @inline(__always)
     public final func markForFlush() {
@@ -79,7 +86,7 @@ open class Socket {
     /// Closes after the buffered output is written (stops reading now). A peer that never
     /// reads is cut off by the socket's deadline.
     public final func finish() {
-        guard !isClosed else { return }
+        guard !isClosed, state & Socket.finishing == 0 else { return }
         state |= Socket.finishing
         setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
         if output.isEmpty { close() } else { markForFlush() }
@@ -103,7 +110,8 @@ open class Socket {
             return
         }
         if output.isEmpty {
-            if state & Socket.finishing != 0 { close(); return }
+            if let block = output.surrender(ifCapacity: EventLoop.blockSize) { loop.returnBlock(block) }
+            if state & Socket.finishing != 0 { linger(); return }
             if state & Socket.writeArmed != 0 {
                 state &= ~Socket.writeArmed
                 setEvents(state & Socket.readPaused != 0 ? 0 : Int32(CShim_EV_READ))
@@ -120,6 +128,20 @@ open class Socket {
             setEvents(Int32(CShim_EV_WRITE) | (reading ? Int32(CShim_EV_READ) : 0))
         }
     }
+
+    /// Lingering close: send FIN, then read and discard until the peer closes (or the deadline),
+    /// so unread input does not turn our last bytes into a reset the peer may never see.
+    private func linger() {
+        state |= Socket.lingering
+        state &= ~(Socket.writeArmed | Socket.readPaused)
+        shutdown(fd, Int32(SHUT_WR))
+        let limit = loop.now + 2
+        if deadline == 0 || deadline > limit { deadline = limit }
+        setEvents(Int32(CShim_EV_READ))
+    }
+
+    /// True while the socket waits for its peer to close after our last write.
+    public final var isLingering: Bool { state & Socket.lingering != 0 }
 
     @inline(__always)
     private func setEvents(_ events: Int32) {
@@ -167,6 +189,23 @@ open class Socket {
         }
     }
 
+    /// Hands this socket's fd, watcher, deadline and buffered output to `next` (a protocol
+    /// upgrade, e.g. HTTP → WebSocket); this object is retired without closing the fd and
+    /// without `didClose()`. `next` must wrap the same fd and not be started. Unconsumed
+    /// input is not moved: the caller passes the bytes after the handshake on itself.
+    public final func handOver(to next: Socket) {
+        precondition(next.fd == fd && next.io == nil && !isClosed, "handOver needs a fresh socket on the same fd")
+        next.io = io
+        io = nil
+        CShim_io_set_ctx(next.io, Unmanaged.passUnretained(next).toOpaque())
+        swap(&next.output, &output)
+        next.deadline = deadline
+        next.state = state & (Socket.writeArmed | Socket.readPaused)
+        state = Socket.closedBit
+        loop.replace(self, with: next)
+        if !next.output.isEmpty { next.markForFlush() }
+    }
+
     /// Closes the fd once, stops the watcher, and tells the subclass.
     public final func close() {
         guard !isClosed else { return }
@@ -174,13 +213,21 @@ open class Socket {
         CShim_io_free(loop.raw, io)
         io = nil
         Glibc.close(fd)
-        output.releaseIfEmpty()
+        output.clear()
+        if let block = output.surrender(ifCapacity: EventLoop.blockSize) { loop.returnBlock(block) }
         loop.unregister(self)
         didClose()
     }
 
+    private final func drainLingering() {
+        var n: Int
+        repeat { n = Glibc.read(fd, loop.receiveBuffer, EventLoop.receiveBufferSize) } while n > 0
+        if n == 0 || (errno != EAGAIN && errno != EINTR) { close() }
+    }
+
     @inline(__always)
     private final func handle(_ revents: Int32) {
+        if state & Socket.lingering != 0 { drainLingering(); return }
         if revents & Int32(CShim_EV_WRITE) != 0 { flushFromLoop() }
         if revents & Int32(CShim_EV_READ) != 0 && !isClosed && state & Socket.finishing == 0 { readable() }
     }

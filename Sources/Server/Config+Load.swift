@@ -29,6 +29,11 @@ extension Config {
         Setting(name: "MAX_HEADER_BYTES", flag: "max-header-bytes", defaultText: "16384", help: "Largest request head; larger gets 431."),
         Setting(name: "HEADER_TIMEOUT", flag: "header-timeout", defaultText: "10", help: "Seconds a client has to send a whole request head (slowloris guard)."),
         Setting(name: "IDLE_TIMEOUT", flag: "idle-timeout", defaultText: "60", help: "Seconds an idle keep-alive HTTP connection is kept."),
+        Setting(name: "ENABLE_ECHO", flag: "enable-echo", defaultText: "false", help: "Serve GET /api/ws/echo (WebSocket echo, for conformance tests)."),
+        Setting(name: "ALLOWED_ORIGINS", flag: "allowed-origins", defaultText: "any", help: "Comma-separated Origin values allowed to open WebSockets."),
+        Setting(name: "WS_MAX_MESSAGE_BYTES", flag: "ws-max-message-bytes", defaultText: "1048576", help: "Largest WebSocket message accepted (close 1009 beyond)."),
+        Setting(name: "WS_PING_INTERVAL", flag: "ws-ping-interval", defaultText: "30", help: "Seconds of silence before a WebSocket is pinged; no pong within as long closes it."),
+        Setting(name: "WS_DEFLATE", flag: "ws-deflate", defaultText: "true", help: "Offer permessage-deflate (RFC 7692) to WebSocket clients."),
         Setting(name: "SWEEP_INTERVAL", flag: "sweep-interval", defaultText: "1", help: "Seconds between sweeps of all timeouts (one timer for every socket)."),
     ]
 

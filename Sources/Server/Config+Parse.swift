@@ -63,6 +63,15 @@ extension Config {
         c.headerTimeout = try double(v, "HEADER_TIMEOUT", c.headerTimeout, 0.1...3600, "seconds (0.1-3600)")
         c.idleTimeout = try double(v, "IDLE_TIMEOUT", c.idleTimeout, 0.1...86400, "seconds (0.1-86400)")
         c.sweepInterval = try double(v, "SWEEP_INTERVAL", c.sweepInterval, 0.05...60, "seconds (0.05-60)")
+        c.enableEcho = try bool(v, "ENABLE_ECHO", c.enableEcho)
+        if let s = v["ALLOWED_ORIGINS"], !s.isEmpty, s != "*" {
+            let origins = s.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
+            guard !origins.contains(where: \.isEmpty) else { throw bad("ALLOWED_ORIGINS", "has an empty origin between commas") }
+            c.allowedOrigins = origins
+        }
+        c.wsMaxMessageBytes = try int(v, "WS_MAX_MESSAGE_BYTES", c.wsMaxMessageBytes, 125...(1 << 30), "bytes (125-1073741824)")
+        c.wsPingInterval = try double(v, "WS_PING_INTERVAL", c.wsPingInterval, 0.1...86400, "seconds (0.1-86400)")
+        c.wsDeflate = try bool(v, "WS_DEFLATE", c.wsDeflate)
         if c.protectedMode && !c.insecure && CShim_is_loopback_host(c.host) != 1 {
             throw bad("HOST", "'\(c.host)' is not a loopback address and neither API_KEYS nor TOKEN_SECRET is set (protected mode); set one of them or pass --insecure")
         }

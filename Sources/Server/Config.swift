@@ -29,6 +29,12 @@ public struct Config: Sendable {
     public var idleTimeout = 60.0
     public var sweepInterval = 1.0
     public var insecure = false
+    public var enableEcho = false
+    /// Origins allowed to open WebSockets; empty = any.
+    public var allowedOrigins: [String] = []
+    public var wsMaxMessageBytes = 1 << 20
+    public var wsPingInterval = 30.0
+    public var wsDeflate = true
 
     public init() {
         compressionThreads = Config.coreCount

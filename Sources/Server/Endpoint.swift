@@ -7,16 +7,18 @@ enum Endpoint: Sendable {
     case ready
     case wsStats
     case metrics
+    case echo
 }
 
 extension Endpoint {
     /// The route table (body limits per route: these GET routes take no body worth keeping).
-    static func makeRouter() -> Router<Endpoint> {
+    static func makeRouter(_ config: Config) -> Router<Endpoint> {
         let r = Router<Endpoint>()
         r.add(.get, "/health", maxBody: 0, .health)
         r.add(.get, "/health/ready", maxBody: 0, .ready)
         r.add(.get, "/api/ws/stats", maxBody: 0, .wsStats)
         r.add(.get, "/metrics", maxBody: 0, .metrics)
+        if config.enableEcho { r.add(.get, "/api/ws/echo", maxBody: 0, .echo) }
         return r
     }
 }

@@ -64,6 +64,7 @@ final class HTTPConnection: Socket {
     private func fail(_ status: Int, code: String, message: String, extraHeaders: String = "", head: Bool = false,
                       keepAlive: Bool = false) {
         ctx.errors += 1
+        prepareOutput()
         ctx.writer.error(status, code: code, message: message, keepAlive: keepAlive, now: loop.now,
                          extraHeaders: extraHeaders, head: head, into: &output)
         if keepAlive { markForFlush() } else { finish() }
@@ -72,6 +73,7 @@ final class HTTPConnection: Socket {
     /// Handles one parsed request whose head is at the start of `buf`. Returns the bytes it
     /// used (head + body), 0 when the body is not complete yet, or -1 after closing.
     private func request(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        prepareOutput()
         let isHead = head.method == .head
         if head.method == .other {
             fail(501, code: "not_implemented", message: "this method is not implemented", head: isHead)
@@ -105,6 +107,7 @@ final class HTTPConnection: Socket {
                 }
             }
             ctx.requests += 1
+            if endpoint == .echo { return upgrade(head, buf, role: .echo) }
             dispatch(endpoint, head, buf, body: body)
             if !head.keepAlive { finish(); return -1 }
             return used
@@ -163,6 +166,7 @@ final class HTTPConnection: Socket {
     private func continueIfAsked(_ head: RequestHead) {
         guard head.expectContinue, !sentContinue else { return }
         sentContinue = true
+        prepareOutput()
         output.append("HTTP/1.1 100 Continue\r\n\r\n")
         markForFlush()
     }
@@ -193,6 +197,8 @@ final class HTTPConnection: Socket {
             json(ok ? 200 : 503, bodyText, head)
         case .wsStats:
             json(200, ctx.server.statsJSON(now: now), head)
+        case .echo:
+            break // upgraded before dispatch
         case .metrics:
             let text = ctx.server.metricsText(now: now)
             ctx.writer.head(200, contentType: "text/plain; version=0.0.4", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: now, into: &output)
@@ -200,6 +206,30 @@ final class HTTPConnection: Socket {
             if !isHead { output.append(string: text) }
         }
         markForFlush()
+    }
+
+    /// Switches to WebSocket (or answers why not). The new connection takes the socket and any
+    /// bytes the client sent after the handshake.
+    private func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role) -> Int {
+        let agreement: WebSocketUpgrade.Agreement
+        do {
+            agreement = try WebSocketUpgrade.accept(head, UnsafeRawBufferPointer(buf), ctx: ctx, into: &output)
+        } catch {
+            fail(error.status, code: error.code, message: error.message, extraHeaders: error.headers)
+            return -1
+        }
+        let ws = WebSocketConnection(fd: fd, ctx: ctx, role: role, deflate: agreement.deflate)
+        ctx.connections -= 1
+        ctx.webSockets += 1
+        handOver(to: ws)
+        ws.deadline = loop.now + ctx.wsPingInterval
+        let rest = buf.count - head.headLength
+        if rest > 0 {
+            let more = UnsafeMutableRawBufferPointer(rebasing: buf[head.headLength...])
+            let used = ws.received(more)
+            if used < rest && !ws.isClosed { ws.input.append(UnsafeRawBufferPointer(rebasing: more[used...])) }
+        }
+        return -1
     }
 
     private func json(_ status: Int, _ text: String, _ head: RequestHead) {

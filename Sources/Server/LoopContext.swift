@@ -1,5 +1,6 @@
 import HTTP1
 import Reactor
+import WebSocket
 
 /// What every connection on one loop shares: the router, the header slots the parser fills,
 /// the response writer with its cached `Date`, limits and counters. Confined to the loop.
@@ -16,11 +17,25 @@ final class LoopContext {
     var connections = 0
     var requests = 0
     var errors = 0
+    /// Open WebSocket connections on this loop (`localConnections`).
+    var webSockets = 0
+    var wsProtocolErrors = 0
+    let allowedOrigins: [String]
+    let wsMaxMessageBytes: Int
+    let wsPingInterval: Double
+    let deflatePolicy: DeflatePolicy
+    /// One compressor per window size, shared by every socket on the loop: the server always
+    /// compresses without context takeover, so a message is compressed once whoever gets it.
+    private var compressors: [DeflateCompressor?] = Array(repeating: nil, count: 16)
 
     init(loop: EventLoop, server: RunwireServer, config: Config) {
         self.loop = loop
         self.server = server
-        router = Endpoint.makeRouter()
+        router = Endpoint.makeRouter(config)
+        allowedOrigins = config.allowedOrigins
+        wsMaxMessageBytes = config.wsMaxMessageBytes
+        wsPingInterval = config.wsPingInterval
+        deflatePolicy = DeflatePolicy(enabled: config.wsDeflate)
         slots = .allocate(capacity: 100)
         slots.initialize(repeating: HTTPHeaderSlot())
         maxHeaderBytes = config.maxHeaderBytes
@@ -30,6 +45,15 @@ final class LoopContext {
 
     deinit {
         slots.deallocate()
+    }
+
+    /// The shared compressor for a negotiated `server_max_window_bits`.
+    func compressor(windowBits: Int) -> DeflateCompressor {
+        let bits = Swift.min(Swift.max(windowBits, 9), 15)
+        if let c = compressors[bits] { return c }
+        let c = DeflateCompressor(windowBits: bits, noContextTakeover: true, retainsStream: true)
+        compressors[bits] = c
+        return c
     }
 
     /// Takes a freshly accepted socket.

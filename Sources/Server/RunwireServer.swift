@@ -49,6 +49,9 @@ public final class RunwireServer: @unchecked Sendable {
             "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(mode)",
             "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")",
         ])
+        if config.redisURL != nil {
+            logger.warning("REDIS_URL is set but this build has no Redis bridge yet: running as a single instance and reporting not ready")
+        }
         if config.protectedMode {
             logger.notice("protected mode: neither API_KEYS nor TOKEN_SECRET is set, so only loopback addresses may be bound")
         }
@@ -102,8 +105,14 @@ public final class RunwireServer: @unchecked Sendable {
     private func probe() {
         lastProbe = loop.now
         let dir = config.storageDir
+        let redisMissing = config.redisURL != nil
         pool.submit(on: loop, { StoreProbe.check(dir) }) { [self] result in
             let wasReady = self.readiness.0
+            if redisMissing {
+                // Honest until the Redis bridge lands: a configured dependency that does not work.
+                self.readiness = (false, "redis: REDIS_URL is set but this build has no Redis bridge yet")
+                return
+            }
             self.readiness = result == nil ? (true, "") : (false, "store: \(result!)")
             if wasReady && result != nil { self.logger.error("not ready", metadata: ["reason": "\(result!)"]) }
         }
@@ -118,7 +127,7 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     func statsJSON(now: Double) -> String {
-        "{\"serverId\":\"\(serverId)\",\"localConnections\":0,\"redisConnections\":0,\"activeRuns\":0,\"uptime\":\(uptime(now))}"
+        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":0,\"activeRuns\":0,\"uptime\":\(uptime(now))}"
     }
 
     func metricsText(now: Double) -> String {

@@ -65,6 +65,16 @@ struct Serve: ParsableCommand {
     var idleTimeout: String?
     @Option(name: .customLong("sweep-interval"), help: ArgumentHelp("Seconds between sweeps of all timeouts (one timer for every socket). [env SWEEP_INTERVAL, default 1]", valueName: "value"))
     var sweepInterval: String?
+    @Option(name: .customLong("allowed-origins"), help: ArgumentHelp("Comma-separated Origin values allowed to open WebSockets. [env ALLOWED_ORIGINS, default any]", valueName: "value"))
+    var allowedOrigins: String?
+    @Option(name: .customLong("ws-max-message-bytes"), help: ArgumentHelp("Largest WebSocket message accepted (close 1009 beyond). [env WS_MAX_MESSAGE_BYTES, default 1048576]", valueName: "value"))
+    var wsMaxMessageBytes: String?
+    @Option(name: .customLong("ws-ping-interval"), help: ArgumentHelp("Seconds of silence before a WebSocket is pinged; no pong within as long closes it. [env WS_PING_INTERVAL, default 30]", valueName: "value"))
+    var wsPingInterval: String?
+    @Option(name: .customLong("ws-deflate"), help: ArgumentHelp("Offer permessage-deflate (RFC 7692) to WebSocket clients. [env WS_DEFLATE, default true]", valueName: "value"))
+    var wsDeflate: String?
+    @Flag(name: .customLong("enable-echo"), help: "Serve GET /api/ws/echo, a WebSocket echo for conformance tests. [env ENABLE_ECHO=1]")
+    var enableEcho = false
     @Flag(name: .customLong("insecure"), help: "Allow binding a non-loopback address without API_KEYS or TOKEN_SECRET.")
     var insecure = false
 
@@ -91,6 +101,11 @@ struct Serve: ParsableCommand {
         if let headerTimeout { flags["HEADER_TIMEOUT"] = headerTimeout }
         if let idleTimeout { flags["IDLE_TIMEOUT"] = idleTimeout }
         if let sweepInterval { flags["SWEEP_INTERVAL"] = sweepInterval }
+        if let allowedOrigins { flags["ALLOWED_ORIGINS"] = allowedOrigins }
+        if let wsMaxMessageBytes { flags["WS_MAX_MESSAGE_BYTES"] = wsMaxMessageBytes }
+        if let wsPingInterval { flags["WS_PING_INTERVAL"] = wsPingInterval }
+        if let wsDeflate { flags["WS_DEFLATE"] = wsDeflate }
+        if enableEcho { flags["ENABLE_ECHO"] = "true" }
         return flags
     }
 

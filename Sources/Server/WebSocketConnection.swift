@@ -1,0 +1,157 @@
+import Reactor
+import WebSocket
+
+/// A WebSocket connection after the handshake (RFC 6455 §5–§7): frames are parsed in place
+/// from the receive buffer, pings are answered, idle peers are pinged by the sweep timer and
+/// dropped when they do not answer, and the close handshake is completed before the socket
+/// closes. What a message means is up to `role`.
+final class WebSocketConnection: Socket {
+    /// What the connection is for.
+    enum Role {
+        /// Echo every message with its opcode (`/api/ws/echo`, for conformance tests).
+        case echo
+    }
+
+    let ctx: LoopContext
+    let role: Role
+    private var parser: WebSocketFrameParser
+    /// Negotiated permessage-deflate parameters (nil: none).
+    let deflate: DeflateConfig?
+    private var inflater: PerMessageInflater?
+    private var awaitingPong = false
+    private var closeSent = false
+
+    init(fd: Int32, ctx: LoopContext, role: Role, deflate: DeflateConfig?) {
+        self.ctx = ctx
+        self.role = role
+        self.deflate = deflate
+        parser = WebSocketFrameParser(configuration: .init(
+            role: .server, maxMessageSize: ctx.wsMaxMessageBytes, permessageDeflate: deflate != nil))
+        super.init(fd: fd, loop: ctx.loop)
+        readPauseThreshold = ctx.wsMaxMessageBytes + 65536
+    }
+
+    override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var offset = 0
+        loop: while !isClosed {
+            let action = parser.parse(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]))
+            switch action {
+            case .needMore(let n):
+                offset += n
+                break loop
+            case .message(let opcode, let payload, let compressed, let n):
+                offset += n
+                if compressed {
+                    switch inflate(payload, isText: opcode == .text) {
+                    case .message(let plain): deliver(opcode, plain)
+                    case .fail(let code, let reason): fail(code, reason); return bytes.count
+                    }
+                } else {
+                    deliver(opcode, payload)
+                }
+            case .ping(let payload, let n):
+                offset += n
+                sendControl(.pong, payload)
+            case .pong(_, let n):
+                offset += n
+            case .close(let code, _, let n):
+                offset += n
+                // RFC 6455 §5.5.1: answer a close with a close (echoing its status code), then close.
+                if !closeSent { sendClose(code, reason: "") }
+                finish()
+                return bytes.count
+            case .fail(let code, let reason):
+                fail(code, reason)
+                return bytes.count
+            }
+        }
+        awaitingPong = false
+        deadline = loop.now + ctx.wsPingInterval
+        if !parser.hasPartialMessage {
+            parser.releaseBuffer() // an idle socket holds no message buffer
+            if let inflater, inflater.noContextTakeover { inflater.release() }
+        }
+        return offset
+    }
+
+    private func inflate(_ payload: UnsafeRawBufferPointer, isText: Bool) -> InflateResult {
+        if inflater == nil {
+            inflater = PerMessageInflater(noContextTakeover: deflate?.clientNoContextTakeover ?? true,
+                                          maxMessageSize: ctx.wsMaxMessageBytes)
+        }
+        return inflater!.inflate(payload, isText: isText)
+    }
+
+    private func deliver(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        switch role {
+        case .echo: send(opcode, payload)
+        }
+    }
+
+    /// Queues one data message, compressed when permessage-deflate was agreed and it is large enough.
+    func send(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        guard !closeSent else { return }
+        prepareOutput()
+        if let deflate, ctx.deflatePolicy.shouldCompress(length: payload.count),
+           let packed = ctx.compressor(windowBits: deflate.serverMaxWindowBits).compress(payload) {
+            // RFC 7692 §6.1: RSV1 on the (only) frame of a compressed message.
+            let h = FrameEncoder.writeHeader(into: output.reserve(14), rsv1: true, opcode: opcode, payloadLength: packed.count)
+            output.writeIndex += h
+            output.append(packed)
+        } else {
+            let h = FrameEncoder.writeHeader(into: output.reserve(14), opcode: opcode, payloadLength: payload.count)
+            output.writeIndex += h
+            output.append(payload)
+        }
+        markForFlush()
+    }
+
+    private func sendControl(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        guard !closeSent else { return }
+        prepareOutput()
+        let room = UnsafeMutableRawBufferPointer(start: output.reserve(FrameEncoder.maxControlFrameLength),
+                                                 count: FrameEncoder.maxControlFrameLength)
+        if let n = FrameEncoder.writeControlFrame(opcode: opcode, payload: payload, into: room) { output.writeIndex += n }
+        markForFlush()
+    }
+
+    /// Sends a close frame (once); the peer's answer or the deadline ends the connection.
+    func sendClose(_ code: UInt16?, reason: StaticString) {
+        guard !closeSent else { return }
+        prepareOutput()
+        let room = UnsafeMutableRawBufferPointer(start: output.reserve(FrameEncoder.maxControlFrameLength),
+                                                 count: FrameEncoder.maxControlFrameLength)
+        let text = UnsafeRawBufferPointer(start: reason.utf8Start, count: reason.utf8CodeUnitCount)
+        if let n = FrameEncoder.writeClose(code: code, reason: text, into: room) { output.writeIndex += n }
+        closeSent = true
+        markForFlush()
+    }
+
+    /// The peer broke the protocol: close with `code` (RFC 6455 §7.1.7).
+    private func fail(_ code: UInt16, _ reason: StaticString) {
+        ctx.wsProtocolErrors += 1
+        sendClose(code, reason: reason)
+        deadline = loop.now + 5
+        finish()
+    }
+
+    /// Server-initiated close (shutdown: 1001 going away; slow consumer: 1013).
+    func close(with code: UInt16, reason: StaticString) {
+        sendClose(code, reason: reason)
+        deadline = loop.now + 5
+        finish()
+    }
+
+    override func timedOut() {
+        if closeSent || awaitingPong { close(); return } // dead peer, or no close answer
+        awaitingPong = true
+        sendControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
+        deadline = loop.now + ctx.wsPingInterval
+    }
+
+    override func didClose() {
+        ctx.webSockets -= 1
+        parser.releaseBuffer()
+        inflater?.release()
+    }
+}
