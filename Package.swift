@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "runwire", targets: ["runwire"]),
+        .executable(name: "runwire-bench", targets: ["runwire-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +52,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Load clients, built on the same reactor and WebSocket code (sources under perf/).
+        .executableTarget(
+            name: "runwire-bench",
+            dependencies: ["Reactor", "WebSocket", "CShim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "perf/Sources/runwire-bench",
+            swiftSettings: hotSwiftSettings
         ),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),

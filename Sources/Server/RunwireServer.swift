@@ -80,12 +80,25 @@ public final class RunwireServer: @unchecked Sendable {
         loop.post { [self] in self.shutdown() }
     }
 
+    /// Stops accepting, says goodbye to every connection (WebSockets get close 1001, HTTP
+    /// connections finish what they are writing), and ends the loop once all are closed or
+    /// after a grace period of 5 s.
     private func shutdown() {
+        guard listener != nil else { return }
         logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
         listener?.close()
         listener = nil
-        loop.forEachSocket { $0.close() }
-        loop.stop()
+        let graceEnd = loop.now + 5
+        loop.forEachSocket { s in
+            if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
+            else if s.output.isEmpty { s.close() } else { s.finish() }
+        }
+        loop.beforeFlush = { [unowned self] in
+            if self.loop.socketCount == 0 || self.loop.now >= graceEnd { self.loop.stop() }
+        }
+        loop.onSweep = { [unowned self] now in
+            if now >= graceEnd { self.loop.forEachSocket { $0.close() }; self.loop.stop() }
+        }
     }
 
     private static let signalCallback: CShim_cb = { ctx, signum, _ in

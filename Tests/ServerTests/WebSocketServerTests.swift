@@ -200,3 +200,18 @@ func runProcess(_ path: String, _ args: [String], env: [String: String] = [:], t
     _ = read.wait(timeout: .now() + 10)
     return (p.terminationStatus, String(decoding: box.data, as: UTF8.self))
 }
+
+@Suite("WebSocket shutdown")
+struct WebSocketShutdownTests {
+    @Test func sigtermClosesWebSocketsWith1001AndExitsZero() throws {
+        let p = try ServerProcess(["--port", "0", "--enable-echo"])
+        try p.waitListening()
+        let c = try TestClient(port: p.port)
+        #expect(try c.handshake().status == 101)
+        p.signal(SIGTERM)
+        #expect(try c.readCloseCode() == 1001)
+        try c.sendFrame(8, [0x03, 0xe9]) // answer the close
+        #expect(try c.waitForClose(timeout: 5))
+        #expect(p.waitExit() == 0)
+    }
+}
