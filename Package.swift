@@ -40,9 +40,10 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
         .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
+        .target(name: "PubSub", swiftSettings: hotSwiftSettings),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "CShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
+        .testTarget(name: "PubSubTests", dependencies: ["PubSub"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "runwire"], exclude: ["Scripts"]),
     ]
 )
