@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
         .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
-        .target(name: "PubSub", swiftSettings: hotSwiftSettings),
+        .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
         .target(
             name: "Server",
             dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],

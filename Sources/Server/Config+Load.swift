@@ -34,6 +34,13 @@ extension Config {
         Setting(name: "WS_MAX_MESSAGE_BYTES", flag: "ws-max-message-bytes", defaultText: "1048576", help: "Largest WebSocket message accepted (close 1009 beyond)."),
         Setting(name: "WS_PING_INTERVAL", flag: "ws-ping-interval", defaultText: "30", help: "Seconds of silence before a WebSocket is pinged; no pong within as long closes it."),
         Setting(name: "WS_DEFLATE", flag: "ws-deflate", defaultText: "true", help: "Offer permessage-deflate (RFC 7692) to WebSocket clients."),
+        Setting(name: "WS_MAX_QUEUED_BYTES", flag: "ws-max-queued-bytes", defaultText: "1048576", help: "Bytes queued for one slow WebSocket before it is closed with 1013."),
+        Setting(name: "WS_MAX_SUBSCRIPTIONS", flag: "ws-max-subscriptions", defaultText: "100", help: "Runs one /api/ws socket may subscribe to."),
+        Setting(name: "EVENT_MAX_BYTES", flag: "event-max-bytes", defaultText: "1048576", help: "Largest publish request body (413 beyond)."),
+        Setting(name: "HISTORY_MAX_EVENTS", flag: "history-max-events", defaultText: "10000", help: "Events of history kept per run."),
+        Setting(name: "HISTORY_MAX_BYTES", flag: "history-max-bytes", defaultText: "268435456", help: "History bytes kept across all runs (least recently active runs lose theirs first)."),
+        Setting(name: "RUN_IDLE_TIMEOUT", flag: "run-idle-timeout", defaultText: "3600", help: "Seconds without events after which a run counts as finished."),
+        Setting(name: "RUN_FINISHED_GRACE", flag: "run-finished-grace", defaultText: "600", help: "Seconds a finished run's history is kept (while nobody watches it)."),
         Setting(name: "SWEEP_INTERVAL", flag: "sweep-interval", defaultText: "1", help: "Seconds between sweeps of all timeouts (one timer for every socket)."),
     ]
 

@@ -72,6 +72,13 @@ extension Config {
         c.wsMaxMessageBytes = try int(v, "WS_MAX_MESSAGE_BYTES", c.wsMaxMessageBytes, 125...(1 << 30), "bytes (125-1073741824)")
         c.wsPingInterval = try double(v, "WS_PING_INTERVAL", c.wsPingInterval, 0.1...86400, "seconds (0.1-86400)")
         c.wsDeflate = try bool(v, "WS_DEFLATE", c.wsDeflate)
+        c.wsMaxQueuedBytes = try int(v, "WS_MAX_QUEUED_BYTES", c.wsMaxQueuedBytes, 4096...(1 << 30), "bytes (4096-1073741824)")
+        c.wsMaxSubscriptions = try int(v, "WS_MAX_SUBSCRIPTIONS", c.wsMaxSubscriptions, 1...100_000, "a count (1-100000)")
+        c.eventMaxBytes = try int(v, "EVENT_MAX_BYTES", c.eventMaxBytes, 64...(64 << 20), "bytes (64-67108864)")
+        c.historyMaxEvents = try int(v, "HISTORY_MAX_EVENTS", c.historyMaxEvents, 1...10_000_000, "a count (1-10000000)")
+        c.historyMaxBytes = try int(v, "HISTORY_MAX_BYTES", c.historyMaxBytes, 4096...(1 << 40), "bytes (4096-1099511627776)")
+        c.runIdleTimeout = try double(v, "RUN_IDLE_TIMEOUT", c.runIdleTimeout, 1...(86400 * 30), "seconds (1-2592000)")
+        c.runFinishedGrace = try double(v, "RUN_FINISHED_GRACE", c.runFinishedGrace, 0...(86400 * 30), "seconds (0-2592000)")
         if c.protectedMode && !c.insecure && CShim_is_loopback_host(c.host) != 1 {
             throw bad("HOST", "'\(c.host)' is not a loopback address and neither API_KEYS nor TOKEN_SECRET is set (protected mode); set one of them or pass --insecure")
         }

@@ -35,6 +35,13 @@ public struct Config: Sendable {
     public var wsMaxMessageBytes = 1 << 20
     public var wsPingInterval = 30.0
     public var wsDeflate = true
+    public var wsMaxQueuedBytes = 1 << 20
+    public var wsMaxSubscriptions = 100
+    public var eventMaxBytes = 1 << 20
+    public var historyMaxEvents = 10_000
+    public var historyMaxBytes = 256 << 20
+    public var runIdleTimeout = 3600.0
+    public var runFinishedGrace = 600.0
 
     public init() {
         compressionThreads = Config.coreCount

@@ -8,6 +8,9 @@ enum Endpoint: Sendable {
     case wsStats
     case metrics
     case echo
+    case publishEvents
+    case runEvents
+    case multiplexed
 }
 
 extension Endpoint {
@@ -19,6 +22,9 @@ extension Endpoint {
         r.add(.get, "/api/ws/stats", maxBody: 0, .wsStats)
         r.add(.get, "/metrics", maxBody: 0, .metrics)
         if config.enableEcho { r.add(.get, "/api/ws/echo", maxBody: 0, .echo) }
+        r.add(.post, "/api/tests/:runId/events", maxBody: config.eventMaxBytes, .publishEvents)
+        r.add(.get, "/api/tests/:runId/events", maxBody: 0, .runEvents)
+        r.add(.get, "/api/ws", maxBody: 0, .multiplexed)
         return r
     }
 }

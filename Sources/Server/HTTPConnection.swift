@@ -92,7 +92,7 @@ final class HTTPConnection: Socket {
             fail(405, code: "method_not_allowed", message: "\(describe(head, buf)) is not allowed; use \(allow)",
                  extraHeaders: "Allow: \(allow)\r\n", head: isHead, keepAlive: keep)
             return keep ? head.headLength : -1
-        case .found(let endpoint, let maxBody, _):
+        case .found(let endpoint, let maxBody, let params):
             var body = UnsafeMutableRawBufferPointer(start: nil, count: 0)
             var used = head.headLength
             if hasBody {
@@ -107,8 +107,19 @@ final class HTTPConnection: Socket {
                 }
             }
             ctx.requests += 1
-            if endpoint == .echo { return upgrade(head, buf, role: .echo) }
-            dispatch(endpoint, head, buf, body: body)
+            switch endpoint {
+            case .echo: return upgrade(head, buf, role: .echo)
+            case .multiplexed: return upgrade(head, buf, role: .events)
+            case .runEvents where head.upgrade:
+                return upgradeToRun(head, buf, runId: params.bytes(0, in: path))
+            case .runEvents:
+                history(head, buf, runId: params.bytes(0, in: path))
+            case .publishEvents:
+                publish(head, buf, runId: params.bytes(0, in: path), body: UnsafeRawBufferPointer(body))
+            default:
+                dispatch(endpoint, head, buf, body: body)
+            }
+            if isClosed { return -1 }
             if !head.keepAlive { finish(); return -1 }
             return used
         }
@@ -197,8 +208,8 @@ final class HTTPConnection: Socket {
             json(ok ? 200 : 503, bodyText, head)
         case .wsStats:
             json(200, ctx.server.statsJSON(now: now), head)
-        case .echo:
-            break // upgraded before dispatch
+        case .echo, .multiplexed, .runEvents, .publishEvents:
+            break // handled before dispatch
         case .metrics:
             let text = ctx.server.metricsText(now: now)
             ctx.writer.head(200, contentType: "text/plain; version=0.0.4", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: now, into: &output)
@@ -208,9 +219,23 @@ final class HTTPConnection: Socket {
         markForFlush()
     }
 
+    /// Entry points for the events extension (which cannot see private members).
+    func failRequest(_ status: Int, code: String, message: String, keepAlive: Bool, isHead: Bool) {
+        fail(status, code: code, message: message, head: isHead, keepAlive: keepAlive)
+    }
+
+    func upgradeSubscribing(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: String, since: Int64?, epoch: String?) -> Int {
+        upgrade(head, buf, role: .events, subscribe: (runId, since, epoch))
+    }
+
     /// Switches to WebSocket (or answers why not). The new connection takes the socket and any
     /// bytes the client sent after the handshake.
-    private func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role) -> Int {
+    private func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role,
+                         subscribe: (runId: String, since: Int64?, epoch: String?)? = nil) -> Int {
+        var publisher = false
+        if role == .events {
+            publisher = ctx.hasPublisherKey(head, UnsafeRawBufferPointer(buf)) ?? false
+        }
         let agreement: WebSocketUpgrade.Agreement
         do {
             agreement = try WebSocketUpgrade.accept(head, UnsafeRawBufferPointer(buf), ctx: ctx, into: &output)
@@ -223,6 +248,8 @@ final class HTTPConnection: Socket {
         ctx.webSockets += 1
         handOver(to: ws)
         ws.deadline = loop.now + ctx.wsPingInterval
+        ws.isPublisher = publisher
+        if let subscribe { ws.subscribe(runId: subscribe.runId, since: subscribe.since, epoch: subscribe.epoch) }
         let rest = buf.count - head.headLength
         if rest > 0 {
             let more = UnsafeMutableRawBufferPointer(rebasing: buf[head.headLength...])

@@ -1,6 +1,7 @@
 import HTTP1
 import Reactor
 import WebSocket
+import PubSub
 
 /// What every connection on one loop shares: the router, the header slots the parser fills,
 /// the response writer with its cached `Date`, limits and counters. Confined to the loop.
@@ -24,6 +25,13 @@ final class LoopContext {
     let wsMaxMessageBytes: Int
     let wsPingInterval: Double
     let deflatePolicy: DeflatePolicy
+    let wsMaxQueuedBytes: Int
+    let wsMaxSubscriptions: Int
+    let apiKeys: [String]
+    /// The run event hub of this loop.
+    private(set) var hub: Hub!
+    /// Scratch list of event ranges for publish requests (reused).
+    var eventRanges: [Range<Int>] = []
     /// One compressor per window size, shared by every socket on the loop: the server always
     /// compresses without context takeover, so a message is compressed once whoever gets it.
     private var compressors: [DeflateCompressor?] = Array(repeating: nil, count: 16)
@@ -36,11 +44,16 @@ final class LoopContext {
         wsMaxMessageBytes = config.wsMaxMessageBytes
         wsPingInterval = config.wsPingInterval
         deflatePolicy = DeflatePolicy(enabled: config.wsDeflate)
+        wsMaxQueuedBytes = config.wsMaxQueuedBytes
+        wsMaxSubscriptions = config.wsMaxSubscriptions
+        apiKeys = config.apiKeys
         slots = .allocate(capacity: 100)
         slots.initialize(repeating: HTTPHeaderSlot())
         maxHeaderBytes = config.maxHeaderBytes
         headerTimeout = config.headerTimeout
         idleTimeout = config.idleTimeout
+        hub = Hub(config: config, ctx: self)
+        loop.beforeFlush = { [unowned self] in self.hub.fanOut() }
     }
 
     deinit {
@@ -54,6 +67,24 @@ final class LoopContext {
         let c = DeflateCompressor(windowBits: bits, noContextTakeover: true, retainsStream: true)
         compressors[bits] = c
         return c
+    }
+
+    /// Whether the request carries a configured API key (`Authorization: Bearer K`,
+    /// `X-API-Key: K`, or `apiKey=K` in the query); true when no keys are configured.
+    func hasPublisherKey(_ head: RequestHead, _ buf: UnsafeRawBufferPointer) -> Bool? {
+        guard !apiKeys.isEmpty else { return true }
+        let slots = UnsafeBufferPointer(self.slots)
+        var presented: UnsafeRawBufferPointer?
+        if let auth = head.header("authorization", in: buf, slots: slots), auth.count > 7,
+           auth.prefix(7).elementsEqual("Bearer ".utf8) {
+            presented = UnsafeRawBufferPointer(rebasing: auth[7...])
+        } else if let k = head.header("x-api-key", in: buf, slots: slots) {
+            presented = k
+        } else if let q = head.query(in: buf), let k = Query(bytes: q).value("apiKey") {
+            presented = k
+        }
+        guard let presented else { return nil }
+        return apiKeys.contains { presented.equalsSecret($0) }
     }
 
     /// Takes a freshly accepted socket.

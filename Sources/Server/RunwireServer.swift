@@ -93,7 +93,9 @@ public final class RunwireServer: @unchecked Sendable {
             if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
             else if s.output.isEmpty { s.close() } else { s.finish() }
         }
+        let ctx = context!
         loop.beforeFlush = { [unowned self] in
+            ctx.hub.fanOut()
             if self.loop.socketCount == 0 || self.loop.now >= graceEnd { self.loop.stop() }
         }
         loop.onSweep = { [unowned self] now in
@@ -112,6 +114,7 @@ public final class RunwireServer: @unchecked Sendable {
 
     private func sweep(_ now: Double) {
         if now - lastProbe >= 5 { probe() }
+        context.hub.registry.sweep(now: now)
     }
 
     /// Checks the store on the worker pool (never on the loop) and records the result.
@@ -140,7 +143,7 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     func statsJSON(now: Double) -> String {
-        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":0,\"activeRuns\":0,\"uptime\":\(uptime(now))}"
+        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":0,\"activeRuns\":\(context.hub.registry.activeRunCount),\"uptime\":\(uptime(now))}"
     }
 
     func metricsText(now: Double) -> String {

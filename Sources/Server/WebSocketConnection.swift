@@ -1,3 +1,4 @@
+import PubSub
 import Reactor
 import WebSocket
 
@@ -10,6 +11,8 @@ final class WebSocketConnection: Socket {
     enum Role {
         /// Echo every message with its opcode (`/api/ws/echo`, for conformance tests).
         case echo
+        /// Run events: the single-run socket and the multiplexed `/api/ws` (JSON ops).
+        case events
     }
 
     let ctx: LoopContext
@@ -19,7 +22,11 @@ final class WebSocketConnection: Socket {
     let deflate: DeflateConfig?
     private var inflater: PerMessageInflater?
     private var awaitingPong = false
-    private var closeSent = false
+    private(set) var closeSent = false
+    /// Runs this socket watches.
+    var subscriptions: [Subscription] = []
+    /// May publish (API key given at the handshake, or no API_KEYS configured).
+    var isPublisher = false
 
     init(fd: Int32, ctx: LoopContext, role: Role, deflate: DeflateConfig?) {
         self.ctx = ctx
@@ -85,6 +92,7 @@ final class WebSocketConnection: Socket {
     private func deliver(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         switch role {
         case .echo: send(opcode, payload)
+        case .events: handleOp(opcode, payload)
         }
     }
 
@@ -135,10 +143,12 @@ final class WebSocketConnection: Socket {
         finish()
     }
 
-    /// Server-initiated close (shutdown: 1001 going away; slow consumer: 1013).
-    func close(with code: UInt16, reason: StaticString) {
+    /// Server-initiated close (shutdown: 1001 going away; slow consumer: 1013). The peer gets
+    /// `grace` seconds to read what is queued before the connection is dropped.
+    func close(with code: UInt16, reason: StaticString, grace: Double = 5) {
+        unsubscribeAll()
         sendClose(code, reason: reason)
-        deadline = loop.now + 5
+        deadline = loop.now + grace
         finish()
     }
 
@@ -149,7 +159,12 @@ final class WebSocketConnection: Socket {
         deadline = loop.now + ctx.wsPingInterval
     }
 
+    override func drained() {
+        if !subscriptions.isEmpty { continueReplays() }
+    }
+
     override func didClose() {
+        unsubscribeAll()
         ctx.webSockets -= 1
         parser.releaseBuffer()
         inflater?.release()

@@ -73,6 +73,20 @@ struct Serve: ParsableCommand {
     var wsPingInterval: String?
     @Option(name: .customLong("ws-deflate"), help: ArgumentHelp("Offer permessage-deflate (RFC 7692) to WebSocket clients. [env WS_DEFLATE, default true]", valueName: "value"))
     var wsDeflate: String?
+    @Option(name: .customLong("ws-max-queued-bytes"), help: ArgumentHelp("Bytes queued for one slow WebSocket before it is closed with 1013. [env WS_MAX_QUEUED_BYTES, default 1048576]", valueName: "value"))
+    var wsMaxQueuedBytes: String?
+    @Option(name: .customLong("ws-max-subscriptions"), help: ArgumentHelp("Runs one /api/ws socket may subscribe to. [env WS_MAX_SUBSCRIPTIONS, default 100]", valueName: "value"))
+    var wsMaxSubscriptions: String?
+    @Option(name: .customLong("event-max-bytes"), help: ArgumentHelp("Largest publish request body (413 beyond). [env EVENT_MAX_BYTES, default 1048576]", valueName: "value"))
+    var eventMaxBytes: String?
+    @Option(name: .customLong("history-max-events"), help: ArgumentHelp("Events of history kept per run. [env HISTORY_MAX_EVENTS, default 10000]", valueName: "value"))
+    var historyMaxEvents: String?
+    @Option(name: .customLong("history-max-bytes"), help: ArgumentHelp("History bytes kept across all runs. [env HISTORY_MAX_BYTES, default 268435456]", valueName: "value"))
+    var historyMaxBytes: String?
+    @Option(name: .customLong("run-idle-timeout"), help: ArgumentHelp("Seconds without events after which a run counts as finished. [env RUN_IDLE_TIMEOUT, default 3600]", valueName: "value"))
+    var runIdleTimeout: String?
+    @Option(name: .customLong("run-finished-grace"), help: ArgumentHelp("Seconds a finished run's history is kept while nobody watches it. [env RUN_FINISHED_GRACE, default 600]", valueName: "value"))
+    var runFinishedGrace: String?
     @Flag(name: .customLong("enable-echo"), help: "Serve GET /api/ws/echo, a WebSocket echo for conformance tests. [env ENABLE_ECHO=1]")
     var enableEcho = false
     @Flag(name: .customLong("insecure"), help: "Allow binding a non-loopback address without API_KEYS or TOKEN_SECRET.")
@@ -105,6 +119,13 @@ struct Serve: ParsableCommand {
         if let wsMaxMessageBytes { flags["WS_MAX_MESSAGE_BYTES"] = wsMaxMessageBytes }
         if let wsPingInterval { flags["WS_PING_INTERVAL"] = wsPingInterval }
         if let wsDeflate { flags["WS_DEFLATE"] = wsDeflate }
+        if let wsMaxQueuedBytes { flags["WS_MAX_QUEUED_BYTES"] = wsMaxQueuedBytes }
+        if let wsMaxSubscriptions { flags["WS_MAX_SUBSCRIPTIONS"] = wsMaxSubscriptions }
+        if let eventMaxBytes { flags["EVENT_MAX_BYTES"] = eventMaxBytes }
+        if let historyMaxEvents { flags["HISTORY_MAX_EVENTS"] = historyMaxEvents }
+        if let historyMaxBytes { flags["HISTORY_MAX_BYTES"] = historyMaxBytes }
+        if let runIdleTimeout { flags["RUN_IDLE_TIMEOUT"] = runIdleTimeout }
+        if let runFinishedGrace { flags["RUN_FINISHED_GRACE"] = runFinishedGrace }
         if enableEcho { flags["ENABLE_ECHO"] = "true" }
         return flags
     }

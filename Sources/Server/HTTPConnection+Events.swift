@@ -1,0 +1,94 @@
+import HTTP1
+import PubSub
+import Reactor
+
+/// The run-event endpoints over plain HTTP: publish, history, and the single-run socket's
+/// handshake (its query carries `since` and `epoch`).
+extension HTTPConnection {
+    /// `POST /api/tests/{runId}/events`: one object or an array, published in order → 201.
+    func publish(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: UnsafeRawBufferPointer,
+                 body: UnsafeRawBufferPointer) {
+        switch ctx.hasPublisherKey(head, UnsafeRawBufferPointer(buf)) {
+        case nil:
+            return reply(401, error: "unauthorized", "publishing needs an API key: Authorization: Bearer <key>", head)
+        case false?:
+            return reply(403, error: "forbidden", "the API key is not valid", head)
+        default: break
+        }
+        guard let id = RunID.parse(runId) else {
+            return reply(400, error: "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}", head)
+        }
+        if let problem = EventBody.objects(body, into: &ctx.eventRanges) {
+            return reply(400, error: "invalid_json", problem, head)
+        }
+        let now = loop.now
+        let run = ctx.hub.registry.run(id, create: true, now: now)!
+        var first: Int64 = 0, last: Int64 = 0
+        for r in ctx.eventRanges {
+            let object = UnsafeRawBufferPointer(rebasing: body[r])
+            last = ctx.hub.publish(object, to: run, finishes: EventBody.finishesRun(object), now: now)
+            if first == 0 { first = last }
+        }
+        replyJSON(201, "{\"runId\":\"\(id)\",\"first\":\(first),\"last\":\(last)}", head)
+    }
+
+    /// `GET /api/tests/{runId}/events?since=N&limit=M`: retained events after N as JSON.
+    func history(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: UnsafeRawBufferPointer) {
+        guard let id = RunID.parse(runId) else {
+            return reply(400, error: "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}", head)
+        }
+        let query = Query(bytes: head.query(in: UnsafeRawBufferPointer(buf)) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        guard case .success(let sinceValue) = query.integer("since"), case .success(let limitValue) = query.integer("limit") else {
+            return reply(400, error: "invalid_query", "since and limit must be non-negative integers", head)
+        }
+        let since = sinceValue ?? 0
+        let limit = Int(min(max(limitValue ?? 1000, 1), 10_000))
+        guard let run = ctx.hub.registry.run(id, create: false, now: loop.now) else {
+            return reply(404, error: "run_not_found", "no events were published to \(id) (or its history expired)", head)
+        }
+        let firstSeq = run.firstRetainedSeq
+        var seq = max(since + 1, firstSeq)
+        var body = ByteBuffer()
+        body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(run.epoch)\",\"seq\":\(run.lastSeq),\"firstSeq\":\(firstSeq),\"events\":[")
+        var n = 0
+        while seq <= run.lastSeq && n < limit, let f = run.frame(seq: seq) {
+            if n > 0 { body.append(byte: UInt8(ascii: ",")) }
+            body.append(f.payload)
+            seq += 1
+            n += 1
+        }
+        body.append("]}")
+        prepareOutput()
+        ctx.writer.head(200, contentType: "application/json", contentLength: body.readableCount, keepAlive: head.keepAlive, now: loop.now, into: &output)
+        ctx.writer.endHead(into: &output)
+        if head.method != .head { output.append(UnsafeRawBufferPointer(body.readable)) }
+        markForFlush()
+    }
+
+    /// `GET /api/tests/{runId}/events` with Upgrade: a socket subscribed to that run.
+    func upgradeToRun(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: UnsafeRawBufferPointer) -> Int {
+        guard let id = RunID.parse(runId) else {
+            reply(400, error: "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}", head, close: true)
+            return -1
+        }
+        let query = Query(bytes: head.query(in: UnsafeRawBufferPointer(buf)) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        guard case .success(let since) = query.integer("since") else {
+            reply(400, error: "invalid_query", "since must be a non-negative integer", head, close: true)
+            return -1
+        }
+        return upgradeSubscribing(head, buf, runId: id, since: since, epoch: query.string("epoch"))
+    }
+
+    /// A JSON error reply on a request that otherwise went well (keep-alive kept unless `close`).
+    func reply(_ status: Int, error code: String, _ message: String, _ head: RequestHead, close: Bool = false) {
+        failRequest(status, code: code, message: message, keepAlive: head.keepAlive && !close, isHead: head.method == .head)
+    }
+
+    func replyJSON(_ status: Int, _ text: String, _ head: RequestHead) {
+        prepareOutput()
+        ctx.writer.head(status, contentType: "application/json", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
+        ctx.writer.endHead(into: &output)
+        if head.method != .head { output.append(string: text) }
+        markForFlush()
+    }
+}

@@ -1,0 +1,113 @@
+import CShim
+import PubSub
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The run event hub of one loop: publishes events into runs (seq, history, frame encoded
+/// once) and, just before the loop sleeps, fans each run's new frames out to its subscribers
+/// with at most one write per socket per iteration.
+final class Hub {
+    let registry: RunRegistry
+    unowned let ctx: LoopContext
+    private var dirty: [Run] = []
+    private var plain = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 64)
+    private var packed = UnsafeMutableBufferPointer<iovec>.allocate(capacity: 64)
+    private var timeScratch = ByteBuffer()
+    /// Events published and frames handed to sockets (metrics).
+    var published = 0
+    var deliveries = 0
+    var slowConsumersClosed = 0
+
+    init(config: Config, ctx: LoopContext) {
+        self.ctx = ctx
+        registry = RunRegistry(maxEventsPerRun: config.historyMaxEvents, maxTotalBytes: config.historyMaxBytes,
+                               idleTimeout: config.runIdleTimeout, finishedGrace: config.runFinishedGrace,
+                               makeEpoch: Hub.newEpoch)
+    }
+
+    deinit {
+        plain.deallocate()
+        packed.deallocate()
+    }
+
+    /// A random 16-hex-digit epoch.
+    static func newEpoch() -> String {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        _ = CShim_random_bytes(&bytes, 8)
+        let hex: [Character] = Array("0123456789abcdef")
+        return String(bytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
+    }
+
+    /// Publishes one validated JSON value to `run`; returns its seq.
+    func publish(_ data: UnsafeRawBufferPointer, to run: Run, finishes: Bool, now: Double) -> Int64 {
+        let seq = run.nextSeq()
+        timeScratch.clear()
+        ctx.writer.timestamp.appendISO(now, to: &timeScratch)
+        let frame = run.idBytes.withUnsafeBytes { id in
+            EventFrame.encode(runId: id, seq: seq, time: UnsafeRawBufferPointer(timeScratch.readable), data: data)
+        }
+        if run.batch.isEmpty { dirty.append(run) }
+        registry.record(frame, in: run, now: now, finishes: finishes)
+        published += 1
+        return seq
+    }
+
+    /// Fans out every run's frames of this iteration (the loop's `beforeFlush`).
+    func fanOut() {
+        guard !dirty.isEmpty else { return }
+        for run in dirty {
+            fanOut(run)
+            run.batch.removeAll(keepingCapacity: true)
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    private func fanOut(_ run: Run) {
+        let frames = run.batch
+        if plain.count < frames.count {
+            plain.deallocate(); packed.deallocate()
+            plain = .allocate(capacity: frames.count * 2)
+            packed = .allocate(capacity: frames.count * 2)
+        }
+        var total = 0
+        for (i, f) in frames.enumerated() {
+            let b = f.frame
+            plain[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
+            total += b.count
+        }
+        var packedTotal = -1 // built on first need
+        // Downward: a subscriber that closes while we deliver removes only itself, and the
+        // subscription swapped into its place was already served.
+        var i = run.subscriptions.count - 1
+        while i >= 0 {
+            if i < run.subscriptions.count {
+                run.subscriptions[i]._withUnsafeGuaranteedRef { sub in
+                    if sub.wantsCompressed && packedTotal < 0 { packedTotal = compress(frames) }
+                    let useCompressed = sub.wantsCompressed && packedTotal > 0
+                    let iov = UnsafeMutableBufferPointer(rebasing: (useCompressed ? packed : plain)[0..<frames.count])
+                    sub.owner._withUnsafeGuaranteedRef {
+                        unsafeDowncast($0, to: WebSocketConnection.self)
+                            .deliver(sub, frames, iov, total: useCompressed ? packedTotal : total)
+                    }
+                }
+            }
+            i -= 1
+        }
+        deliveries += run.subscriptions.count * frames.count
+    }
+
+    /// Fills `packed` with each frame's permessage-deflate form (the plain one where
+    /// compression does not pay); returns the total.
+    private func compress(_ frames: [EventFrame]) -> Int {
+        let c = ctx.compressor(windowBits: 15)
+        var total = 0
+        for (i, f) in frames.enumerated() {
+            let b = f.compressedFrame(using: c) ?? f.frame
+            packed[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
+            total += b.count
+        }
+        return total
+    }
+}
