@@ -161,6 +161,24 @@ public final class RunwireServer: @unchecked Sendable {
         # HELP runwire_accept_exhausted_total Accepts refused because no descriptor was free.
         # TYPE runwire_accept_exhausted_total counter
         runwire_accept_exhausted_total \(listener?.exhaustedCount ?? 0)
+        # HELP runwire_ws_connections Open WebSocket connections.
+        # TYPE runwire_ws_connections gauge
+        runwire_ws_connections \(c.webSockets)
+        # HELP runwire_events_published_total Events published on this instance.
+        # TYPE runwire_events_published_total counter
+        runwire_events_published_total \(c.hub.published)
+        # HELP runwire_event_deliveries_total Event frames handed to subscriber sockets.
+        # TYPE runwire_event_deliveries_total counter
+        runwire_event_deliveries_total \(c.hub.deliveries)
+        # HELP runwire_ws_slow_consumers_closed_total Subscribers closed with 1013 for falling behind.
+        # TYPE runwire_ws_slow_consumers_closed_total counter
+        runwire_ws_slow_consumers_closed_total \(c.hub.slowConsumersClosed)
+        # HELP runwire_history_bytes Bytes of run history held.
+        # TYPE runwire_history_bytes gauge
+        runwire_history_bytes \(c.hub.registry.totalBytes)
+        # HELP runwire_runs Runs held in memory.
+        # TYPE runwire_runs gauge
+        runwire_runs \(c.hub.registry.runs.count)
         # HELP runwire_uptime_seconds Seconds since start.
         # TYPE runwire_uptime_seconds gauge
         runwire_uptime_seconds \(uptime(now))

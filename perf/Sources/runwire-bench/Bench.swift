@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runwire-bench",
         abstract: "Load clients for Runwire (and peers such as nchan), on loopback sockets.",
-        subcommands: [Idle.self, Echo.self]
+        subcommands: [Idle.self, Echo.self, Fanout.self]
     )
 }
 
@@ -69,5 +69,43 @@ struct Echo: ParsableCommand {
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
         emit("echo", EchoScenario(url: u, conns: conns, duration: duration, size: size).run(), json: json)
+    }
+}
+
+struct Fanout: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "N subscribers over R runs, a publisher at M events/s: delivery, order and latency.")
+    @Option(help: "Subscriber URL template, e.g. ws://127.0.0.1:3001/api/tests/{run}/events (nchan: ws://…/sub/{run}).")
+    var url: String = "ws://127.0.0.1:3001/api/tests/{run}/events"
+    @Option(help: "Publish URL template, e.g. http://127.0.0.1:3001/api/tests/{run}/events (nchan: http://…/pub/{run}).")
+    var publishUrl: String = "http://127.0.0.1:3001/api/tests/{run}/events"
+    @Option(help: "Subscribers.") var conns: Int = 1000
+    @Option(help: "Runs the subscribers and events are spread over.") var runs: Int = 1
+    @Option(help: "Events per second (all runs together).") var rate: Double = 100
+    @Option(help: "Seconds of publishing.") var duration: Double = 10
+    @Option(help: "Approximate event size in bytes.") var size: Int = 100
+    @Option(help: "Publisher connections.") var publishers: Int = 4
+    @Option(help: "Requests in flight per publisher connection.") var window: Int = 64
+    @Option(help: "Comma-separated source addresses for subscribers.") var src: String = ""
+    @Flag(help: "Only subscribe and measure (another process publishes).") var noPublish = false
+    @Flag(help: "One JSON object instead of a table.") var json = false
+
+    func run() throws {
+        guard let u = WSURL(url), u.host.hasPrefix("127.") || u.host == "localhost" else {
+            throw ValidationError("--url must be ws://127.x.x.x:PORT/… (loopback only)")
+        }
+        guard publishUrl.hasPrefix("http://127.") || publishUrl.hasPrefix("http://localhost"),
+              let pub = WSURL("ws://" + publishUrl.dropFirst("http://".count)) else {
+            throw ValidationError("--publish-url must be http://127.x.x.x:PORT/… (loopback only)")
+        }
+        guard duration > 0 && duration <= 600, rate > 0 && rate <= 1_000_000, conns >= 1 && conns <= 19_900, runs >= 1 else {
+            throw ValidationError("bounds: --duration 0-600 s, --rate 1-1000000, --conns 1-19900, --runs >= 1")
+        }
+        CShim_stdout_line_buffered()
+        signal(SIGPIPE, SIG_IGN)
+        let o = FanoutScenario.Options(subscribeURL: u, publishHost: pub.host, publishPort: pub.port, publishPath: pub.path,
+                                       conns: conns, runs: runs, rate: rate, duration: duration, size: size,
+                                       publishers: publishers, window: window,
+                                       sources: src.split(separator: ",").map(String.init), publish: !noPublish)
+        emit("fanout", FanoutScenario(o).run(), json: json)
     }
 }

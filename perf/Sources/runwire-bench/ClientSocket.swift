@@ -20,6 +20,9 @@ final class ClientSocket: Socket {
     private var parser = WebSocketFrameParser(configuration: .init(role: .client, maxMessageSize: 64 << 20))
     /// Free for the scenario (send time of the message in flight, for example).
     var stamp: Double = 0
+    /// Free for the scenario (the run this socket watches, the next event number it expects).
+    var runIndex = 0
+    var expect = 0
 
     init(fd: Int32, loop: EventLoop, delegate: ClientDelegate, host: String, path: String) {
         self.delegate = delegate

@@ -1,0 +1,185 @@
+import CShim
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fanout`: N subscribers over R runs; P keep-alive publishers POST M events/s, each event
+/// carrying its send time (`"t"`, µs) and a per-run counter (`"i"`). Every subscriber checks
+/// that its run's counter arrives once and in order, and records the latency.
+final class FanoutScenario: ClientDelegate {
+    struct Options {
+        var subscribeURL: WSURL
+        var publishHost: String
+        var publishPort: Int
+        var publishPath: String
+        var conns: Int
+        var runs: Int
+        var rate: Double
+        var duration: Double
+        var size: Int
+        var publishers: Int
+        var window: Int
+        var sources: [String]
+        var publish: Bool
+    }
+
+    let loop = EventLoop(sweepInterval: 0.05)
+    let o: Options
+    var opened = 0, failed = 0, closedEarly = 0
+    var subscribersPerRun: [Int]
+    var publishedPerRun: [Int]
+    var delivered = 0, duplicates = 0, missing = 0
+    var histogram = Histogram()
+    var pubs: [PublisherSocket] = []
+    var started = 0
+    var phase = 0 // 0 connecting, 1 publishing, 2 draining, 3 done
+    var publishStart = 0.0, publishEnd = 0.0, drainEnd = 0.0, giveUp = 0.0
+    var sent = 0
+    var timer: RepeatingTimer?
+    let pad: String
+
+    init(_ o: Options) {
+        self.o = o
+        subscribersPerRun = Array(repeating: 0, count: o.runs)
+        publishedPerRun = Array(repeating: 0, count: o.runs)
+        pad = String(repeating: "x", count: max(0, o.size - 40))
+    }
+
+    static func micros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    func run() -> [String: String] {
+        giveUp = wallNow() + 120
+        loop.onSweep = { [unowned self] _ in self.tick() }
+        loop.run()
+        let secs = max(publishEnd - publishStart, 0.001)
+        var expected = 0
+        for r in 0..<o.runs { expected += publishedPerRun[r] * subscribersPerRun[r] }
+        let okResponses = pubs.reduce(0) { $0 + $1.ok }, badResponses = pubs.reduce(0) { $0 + $1.failed }
+        return [
+            "subscribers": "\(opened)", "subscribeFailed": "\(failed)", "closedEarly": "\(closedEarly)",
+            "runs": "\(o.runs)", "targetRate": "\(Int(o.rate))",
+            "published": "\(sent)", "publishRate": "\(Int(Double(sent) / secs))",
+            "publishOK": "\(okResponses)", "publishErrors": "\(badResponses)",
+            "keptRate": "\(Double(sent) >= 0.95 * o.rate * (publishEnd - publishStart))",
+            "expected": "\(o.publish ? expected : -1)", "delivered": "\(delivered)",
+            "duplicates": "\(duplicates)", "missing": "\(missing)",
+            "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
+            "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
+            "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
+            "maxus": "\(histogram.max)",
+        ]
+    }
+
+    private func tick() {
+        let now = wallNow()
+        switch phase {
+        case 0:
+            var batch = 250
+            while batch > 0 && started < o.conns && started - opened - failed < 2000 { openOne(); batch -= 1 }
+            if opened + failed >= o.conns || now > giveUp {
+                if o.publish { startPublishing(now) } else { phase = 1; publishStart = now; publishEnd = now + o.duration }
+            }
+        case 1 where !o.publish:
+            if now >= publishEnd { phase = 2; drainEnd = now + 5 }
+        case 2:
+            var expected = 0
+            for r in 0..<o.runs { expected += publishedPerRun[r] * subscribersPerRun[r] }
+            if (o.publish && delivered + missing >= expected) || now >= drainEnd { finish() }
+        default: break
+        }
+    }
+
+    private func openOne() {
+        let source = o.sources.isEmpty ? nil : o.sources[started % o.sources.count]
+        let fd = CShim_tcp_connect(o.subscribeURL.host, Int32(o.subscribeURL.port), source)
+        let r = started % o.runs
+        started += 1
+        guard fd >= 0 else { failed += 1; return }
+        let c = ClientSocket(fd: fd, loop: loop, delegate: self, host: "\(o.subscribeURL.host):\(o.subscribeURL.port)",
+                             path: o.subscribeURL.path.replacingOccurrences(of: "{run}", with: "run-\(r)"))
+        c.runIndex = r
+        c.begin()
+    }
+
+    private func startPublishing(_ now: Double) {
+        for _ in 0..<o.publishers {
+            let fd = CShim_tcp_connect(o.publishHost, Int32(o.publishPort), nil)
+            guard fd >= 0 else { continue }
+            let p = PublisherSocket(fd: fd, loop: loop, host: "\(o.publishHost):\(o.publishPort)", window: o.window)
+            p.start()
+            pubs.append(p)
+        }
+        phase = 1
+        publishStart = now
+        publishEnd = now + o.duration
+        timer = RepeatingTimer(loop: loop, interval: 0.001) { [unowned self] in self.publishTick() }
+    }
+
+    private func publishTick() {
+        let now = wallNow()
+        if now >= publishEnd {
+            timer?.stop()
+            phase = 2
+            drainEnd = now + 5
+            return
+        }
+        let due = Int(o.rate * (now - publishStart)) + 1
+        var k = 0
+        while sent < due && !pubs.isEmpty {
+            var p: PublisherSocket?
+            for j in 0..<pubs.count where pubs[(sent + j + k) % pubs.count].canSend { p = pubs[(sent + j + k) % pubs.count]; break }
+            guard let p else { break } // every publisher's window is full: the server is behind
+            let r = sent % o.runs
+            let i = publishedPerRun[r]
+            publishedPerRun[r] += 1
+            p.post(path: o.publishPath.replacingOccurrences(of: "{run}", with: "run-\(r)"),
+                   body: "{\"t\":\(Self.micros()),\"i\":\(i),\"pad\":\"\(pad)\"}")
+            sent += 1
+            k += 1
+        }
+    }
+
+    private func finish() {
+        phase = 3
+        loop.forEachSocket { $0.close() }
+        loop.stop()
+    }
+
+    func opened(_ c: ClientSocket) {
+        opened += 1
+        subscribersPerRun[c.runIndex] += 1
+    }
+
+    func message(_ c: ClientSocket, _ payload: UnsafeRawBufferPointer) {
+        guard let t = Self.number(after: "\"t\":", in: payload), let i = Self.number(after: "\"i\":", in: payload) else { return }
+        delivered += 1
+        histogram.record(UInt64(max(0, Self.micros() - t)))
+        let n = Int(i)
+        if n == c.expect { c.expect += 1 } else if n > c.expect { missing += n - c.expect; c.expect = n + 1 } else { duplicates += 1 }
+    }
+
+    func closed(_ c: ClientSocket, handshakeDone: Bool) {
+        if !handshakeDone { failed += 1 } else if phase < 3 { closedEarly += 1 }
+    }
+
+    /// The decimal number following `key` in `bytes` (first occurrence), without allocating.
+    static func number(after key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int64? {
+        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        guard bytes.count > k.count else { return nil }
+        var i = 0
+        outer: while i <= bytes.count - k.count {
+            for j in 0..<k.count where bytes[i + j] != k[j] { i += 1; continue outer }
+            var v: Int64 = 0
+            var p = i + k.count
+            var any = false
+            while p < bytes.count, bytes[p] >= 48, bytes[p] <= 57 { v = v * 10 + Int64(bytes[p] - 48); p += 1; any = true }
+            return any ? v : nil
+        }
+        return nil
+    }
+}

@@ -1,0 +1,59 @@
+import CShim
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HTTP/1.1 keep-alive publisher: POSTs one event per request, pipelining up to
+/// `window` requests, and counts the responses (2xx or not).
+final class PublisherSocket: Socket {
+    let host: String
+    var outstanding = 0
+    var ok = 0
+    var failed = 0
+    let window: Int
+    private var scanned = 0
+
+    init(fd: Int32, loop: EventLoop, host: String, window: Int) {
+        self.host = host
+        self.window = window
+        super.init(fd: fd, loop: loop)
+    }
+
+    var canSend: Bool { !isClosed && outstanding < window }
+
+    /// Queues `POST path` with a JSON body.
+    func post(path: String, body: String) {
+        output.append(string: "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        outstanding += 1
+        markForFlush()
+    }
+
+    /// Counts complete responses (status line + headers + Content-Length body).
+    override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var at = 0
+        while at < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[at...])
+            guard let headEnd = ClientSocket.headEnd(rest) else { return at }
+            let head = String(decoding: rest[0..<headEnd], as: UTF8.self)
+            var length = 0
+            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                length = Int(line.split(separator: ":")[1].trimmingCharacters()) ?? 0
+            }
+            guard rest.count >= headEnd + length else { return at }
+            if head.hasPrefix("HTTP/1.1 2") { ok += 1 } else { failed += 1 }
+            outstanding -= 1
+            at += headEnd + length
+        }
+        return at
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> Substring {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " || s.last == "\r" { s = s.dropLast() }
+        return s
+    }
+}
