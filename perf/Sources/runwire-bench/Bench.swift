@@ -87,6 +87,8 @@ struct Fanout: ParsableCommand {
     @Option(help: "Requests in flight per publisher connection.") var window: Int = 64
     @Option(help: "Comma-separated source addresses for subscribers.") var src: String = ""
     @Flag(help: "Only subscribe and measure (another process publishes).") var noPublish = false
+    @Option(help: "Run name prefix (default: b<pid>-, fresh per invocation; give the same to cooperating processes).")
+    var runPrefix: String?
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
@@ -105,7 +107,8 @@ struct Fanout: ParsableCommand {
         let o = FanoutScenario.Options(subscribeURL: u, publishHost: pub.host, publishPort: pub.port, publishPath: pub.path,
                                        conns: conns, runs: runs, rate: rate, duration: duration, size: size,
                                        publishers: publishers, window: window,
-                                       sources: src.split(separator: ",").map(String.init), publish: !noPublish)
+                                       sources: src.split(separator: ",").map(String.init), publish: !noPublish,
+                                       runPrefix: runPrefix ?? "b\(getpid())-")
         emit("fanout", FanoutScenario(o).run(), json: json)
     }
 }

@@ -22,6 +22,8 @@ final class FanoutScenario: ClientDelegate {
         var window: Int
         var sources: [String]
         var publish: Bool
+        /// Run names are `<prefix><n>`: a fresh prefix per invocation keeps earlier runs' history out.
+        var runPrefix: String
     }
 
     let loop = EventLoop(sweepInterval: 0.05)
@@ -101,7 +103,7 @@ final class FanoutScenario: ClientDelegate {
         started += 1
         guard fd >= 0 else { failed += 1; return }
         let c = ClientSocket(fd: fd, loop: loop, delegate: self, host: "\(o.subscribeURL.host):\(o.subscribeURL.port)",
-                             path: o.subscribeURL.path.replacingOccurrences(of: "{run}", with: "run-\(r)"))
+                             path: o.subscribeURL.path.replacingOccurrences(of: "{run}", with: "\(o.runPrefix)\(r)"))
         c.runIndex = r
         c.begin()
     }
@@ -129,18 +131,17 @@ final class FanoutScenario: ClientDelegate {
             return
         }
         let due = Int(o.rate * (now - publishStart)) + 1
-        var k = 0
         while sent < due && !pubs.isEmpty {
-            var p: PublisherSocket?
-            for j in 0..<pubs.count where pubs[(sent + j + k) % pubs.count].canSend { p = pubs[(sent + j + k) % pubs.count]; break }
-            guard let p else { break } // every publisher's window is full: the server is behind
+            // A run always goes through the same publisher connection, so its events reach the
+            // server in the order of their counter.
             let r = sent % o.runs
+            let p = pubs[r % pubs.count]
+            guard p.canSend else { break } // the window is full: the server is behind
             let i = publishedPerRun[r]
             publishedPerRun[r] += 1
-            p.post(path: o.publishPath.replacingOccurrences(of: "{run}", with: "run-\(r)"),
+            p.post(path: o.publishPath.replacingOccurrences(of: "{run}", with: "\(o.runPrefix)\(r)"),
                    body: "{\"t\":\(Self.micros()),\"i\":\(i),\"pad\":\"\(pad)\"}")
             sent += 1
-            k += 1
         }
     }
 
@@ -159,7 +160,10 @@ final class FanoutScenario: ClientDelegate {
         guard let t = Self.number(after: "\"t\":", in: payload), let i = Self.number(after: "\"i\":", in: payload) else { return }
         delivered += 1
         histogram.record(UInt64(max(0, Self.micros() - t)))
-        let n = Int(i)
+        // Runwire numbers events per run (seq from 1); a peer without seq is checked by the
+        // publisher's per-run counter (from 0), which one connection per run keeps in order.
+        let n: Int
+        if let seq = Self.number(after: "\"seq\":", in: payload) { n = Int(seq) - 1 } else { n = Int(i) }
         if n == c.expect { c.expect += 1 } else if n > c.expect { missing += n - c.expect; c.expect = n + 1 } else { duplicates += 1 }
     }
 
