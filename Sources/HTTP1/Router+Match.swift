@@ -17,10 +17,15 @@ extension Router {
         var p = 0
         let patterns = patternTable, literals = UnsafeBufferPointer(literalTable)
         let segments = UnsafeBufferPointer(segmentTable)
+        // A pattern matches only paths with as many segments: count them once, so most
+        // patterns are rejected without touching their bytes.
+        var pathSegments = 0
+        for b in path where b == ASCII.slash { pathSegments &+= 1 }
         while p < patterns.count {
             let pattern = patterns[p]
             var params = RouteParams()
-            if pattern.literalCount > bestLiterals && Self.matches(pattern, path, &params, literals, segments) {
+            if pattern.segmentCount == pathSegments && pattern.literalCount > bestLiterals
+                && Self.matches(pattern, path, &params, literals, segments) {
                 if pattern.methods & want != 0 {
                     (best, bestLiterals, bestParams, bestMethod) = (p, pattern.literalCount, params, method)
                 } else if method == .head && pattern.methods & get != 0 {

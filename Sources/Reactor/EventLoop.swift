@@ -3,6 +3,13 @@ import CShim
 import Glibc
 #endif
 
+/// Work a loop's owner does once per iteration, just before the loop flushes and sleeps.
+open class PrepareHook {
+    public init() {}
+    /// Runs before sockets are flushed (fan-out goes here).
+    open func beforeFlush() {}
+}
+
 /// One libev loop on one thread: the receive buffer, the flush list, the sweep timer and the
 /// mailbox of that thread.
 ///
@@ -42,8 +49,14 @@ public final class EventLoop: @unchecked Sendable {
     let mailbox: Mailbox
     /// Called on every sweep tick (once per `sweepInterval`) after deadlines were checked.
     public var onSweep: ((Double) -> Void)?
-    /// Called when the prepare phase begins (before flushing): where batched work is queued.
-    public var beforeFlush: (() -> Void)?
+    /// Called once per iteration, in the prepare phase before sockets are flushed: where
+    /// batched work (fan-out) is queued. Held unretained (its owner outlives the loop's run)
+    /// and called without reference counting, unlike a stored closure.
+    public var prepareHook: PrepareHook? {
+        get { hook?.takeUnretainedValue() }
+        set { hook = newValue.map { Unmanaged.passUnretained($0) } }
+    }
+    private var hook: Unmanaged<PrepareHook>?
 
     /// Creates a loop on the epoll backend with a sweep timer every `sweepInterval` seconds.
     public init(sweepInterval: Double = 1.0) {
@@ -167,7 +180,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func prepareToSleep() {
-        beforeFlush?()
+        hook?._withUnsafeGuaranteedRef { $0.beforeFlush() }
         var i = 0
         // Flushing may enqueue more (a socket closed by a failed write enqueues nothing).
         while i < flushCount {

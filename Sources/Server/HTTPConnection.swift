@@ -81,7 +81,7 @@ final class HTTPConnection: Socket {
         }
         let path = head.path(in: UnsafeRawBufferPointer(buf))
         let hasBody = head.chunked || head.contentLength > 0
-        switch ctx.router.match(method: head.method, path: path) {
+        switch ctx.routerRef._withUnsafeGuaranteedRef({ $0.match(method: head.method, path: path) }) {
         case .notFound:
             // Without a body the connection stays usable; with one, closing is simpler than skipping it.
             let keep = head.keepAlive && !hasBody

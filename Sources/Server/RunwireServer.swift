@@ -93,11 +93,7 @@ public final class RunwireServer: @unchecked Sendable {
             if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
             else if s.output.isEmpty { s.close() } else { s.finish() }
         }
-        let ctx = context!
-        loop.beforeFlush = { [unowned self] in
-            ctx.hub.fanOut()
-            if self.loop.socketCount == 0 || self.loop.now >= graceEnd { self.loop.stop() }
-        }
+        context.stopWhenIdleAfter = graceEnd
         loop.onSweep = { [unowned self] now in
             if now >= graceEnd { self.loop.forEachSocket { $0.close() }; self.loop.stop() }
         }
