@@ -34,14 +34,15 @@ struct Histogram {
         max = Swift.max(max, other.max)
     }
 
-    /// The value at quantile `q` (0...1), in microseconds.
+    /// The value at quantile `q` (0...1), in microseconds: the top of the bucket holding it
+    /// (capped at the largest value recorded), so a percentile is never under-reported.
     func percentile(_ q: Double) -> UInt64 {
         guard total > 0 else { return 0 }
         let rank = UInt64((q * Double(total)).rounded(.up))
         var seen: UInt64 = 0
         for (i, c) in counts.enumerated() where c > 0 {
             seen += c
-            if seen >= Swift.max(rank, 1) { return Swift.min(Self.lowest(i), max) }
+            if seen >= Swift.max(rank, 1) { return Swift.min(Self.lowest(i + 1) - 1, max) }
         }
         return max
     }
