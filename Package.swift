@@ -61,10 +61,12 @@ let package = Package(
             path: "perf/Sources/runwire-bench",
             swiftSettings: hotSwiftSettings
         ),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        // Test helper shared by the parser tests: inputs placed right before a PROT_NONE page.
+        .target(name: "GuardPage", path: "Tests/GuardPage"),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "GuardPage"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
-        .testTarget(name: "PubSubTests", dependencies: ["PubSub"]),
+        .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "runwire"], exclude: ["Scripts"]),
     ]

@@ -25,24 +25,14 @@ public struct Timestamp {
         let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         withUnsafeMutableBytes(of: &iso) { b in
             var i = 0
-            func put(_ v: Int, _ width: Int) {
-                var d = width - 1
-                var x = v
-                while d >= 0 { b[i + d] = UInt8(48 + x % 10); x /= 10; d -= 1 }
-                i += width
-            }
+            func put(_ v: Int, _ width: Int) { Timestamp.digits(v, width, b, &i) }
             func ch(_ c: UInt8) { b[i] = c; i += 1 }
             put(Int(tm.tm_year) + 1900, 4); ch(45); put(Int(tm.tm_mon) + 1, 2); ch(45); put(Int(tm.tm_mday), 2)
             ch(84); put(Int(tm.tm_hour), 2); ch(58); put(Int(tm.tm_min), 2); ch(58); put(Int(tm.tm_sec), 2); ch(46)
         }
         withUnsafeMutableBytes(of: &http) { b in
             var i = 0
-            func put(_ v: Int, _ width: Int) {
-                var d = width - 1
-                var x = v
-                while d >= 0 { b[i + d] = UInt8(48 + x % 10); x /= 10; d -= 1 }
-                i += width
-            }
+            func put(_ v: Int, _ width: Int) { Timestamp.digits(v, width, b, &i) }
             func str(_ s: StaticString) {
                 for k in 0..<s.utf8CodeUnitCount { b[i] = s.utf8Start[k]; i += 1 }
             }
@@ -50,6 +40,14 @@ public struct Timestamp {
             str(" "); put(Int(tm.tm_year) + 1900, 4); str(" "); put(Int(tm.tm_hour), 2); str(":")
             put(Int(tm.tm_min), 2); str(":"); put(Int(tm.tm_sec), 2); str(" GMT")
         }
+    }
+
+    /// Writes `v` as exactly `width` decimal digits at `b[i...]` and advances `i`.
+    private static func digits(_ v: Int, _ width: Int, _ b: UnsafeMutableRawBufferPointer, _ i: inout Int) {
+        var d = width - 1
+        var x = v
+        while d >= 0 { b[i + d] = UInt8(48 + x % 10); x /= 10; d -= 1 }
+        i += width
     }
 
     /// Appends `time` (seconds since the epoch) as ISO-8601 UTC with milliseconds.

@@ -44,7 +44,8 @@ struct BenchTests {
         }
     }
 
-    @Test func fanoutDeliversEveryEventOnceInOrderAgainstARealServer() throws {
+    /// Runs `body` with a real server on a free port (its own thread), stopped afterwards.
+    func withServer(_ body: (RunwireServer) throws -> Void) throws {
         let storage = NSTemporaryDirectory() + "runwire-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
         let config = try Config.load(dotenv: nil, environment: ["PORT": "0", "STORAGE_DIR": storage], flags: [:]).get()
@@ -53,6 +54,21 @@ struct BenchTests {
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread { server.run(); done.signal() }
         defer { server.stop(); _ = done.wait(timeout: .now() + 10) }
+        try body(server)
+    }
+
+    @Test func httpScenarioCountsAnsweredRequests() throws {
+        try withServer { server in
+            let r = HTTPScenario(host: "127.0.0.1", port: server.port, path: "/health", conns: 4, duration: 0.5).run()
+            #expect((Int(r["requests"] ?? "") ?? 0) > 10)
+            #expect(r["errors"] == "0")
+            let bad = HTTPScenario(host: "127.0.0.1", port: server.port, path: "/nope", conns: 1, duration: 0.3).run()
+            #expect(bad["requests"] == "0" && (Int(bad["errors"] ?? "") ?? 0) > 0) // 404s are counted as errors
+        }
+    }
+
+    @Test func fanoutDeliversEveryEventOnceInOrderAgainstARealServer() throws {
+        try withServer { server in
         let o = FanoutScenario.Options(
             subscribeURL: WSURL("ws://127.0.0.1:\(server.port)/api/tests/{run}/events")!,
             publishHost: "127.0.0.1", publishPort: server.port, publishPath: "/api/tests/{run}/events",
@@ -66,5 +82,6 @@ struct BenchTests {
         #expect(r["delivered"] == r["expected"])
         #expect(r["missing"] == "0" && r["duplicates"] == "0")
         #expect(r["publishErrors"] == "0")
+        }
     }
 }

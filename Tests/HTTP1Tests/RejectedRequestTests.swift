@@ -1,3 +1,4 @@
+import GuardPage
 import HTTP1
 import Testing
 

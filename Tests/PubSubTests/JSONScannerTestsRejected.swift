@@ -1,3 +1,4 @@
+import GuardPage
 import Testing
 import PubSub
 

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runwire-bench",
         abstract: "Load clients for Runwire (and peers such as nchan), on loopback sockets.",
-        subcommands: [Idle.self, Echo.self, Fanout.self]
+        subcommands: [Idle.self, Echo.self, Fanout.self, HTTPLoad.self]
     )
 }
 
@@ -110,5 +110,25 @@ struct Fanout: ParsableCommand {
                                        sources: src.split(separator: ",").map(String.init), publish: !noPublish,
                                        runPrefix: runPrefix ?? "b\(getpid())-")
         emit("fanout", FanoutScenario(o).run(), json: json)
+    }
+}
+
+struct HTTPLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "http", abstract: "Keep-alive GETs: requests/s and latency.")
+    @Option(help: "http://127.x.x.x:PORT/path") var url: String = "http://127.0.0.1:3001/health"
+    @Option(help: "Connections, each with one request in flight.") var conns: Int = 100
+    @Option(help: "Seconds to measure.") var duration: Double = 10
+    @Flag(help: "One JSON object instead of a table.") var json = false
+
+    func run() throws {
+        guard url.hasPrefix("http://127.") || url.hasPrefix("http://localhost"), let u = WSURL("ws://" + url.dropFirst("http://".count)) else {
+            throw ValidationError("--url must be http://127.x.x.x:PORT/… (loopback only)")
+        }
+        guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
+            throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
+        }
+        CShim_stdout_line_buffered()
+        signal(SIGPIPE, SIG_IGN)
+        emit("http", HTTPScenario(host: u.host, port: u.port, path: u.path, conns: conns, duration: duration).run(), json: json)
     }
 }
