@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "runwire"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
     ]
 )

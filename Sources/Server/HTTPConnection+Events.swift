@@ -41,6 +41,11 @@ extension HTTPConnection {
         guard case .success(let sinceValue) = query.integer("since"), case .success(let limitValue) = query.integer("limit") else {
             return reply(400, error: "invalid_query", "since and limit must be non-negative integers", head)
         }
+        // With TOKEN_SECRET, reading history needs what subscribing needs (or a publisher key).
+        let publisher = !ctx.apiKeys.isEmpty && ctx.hasPublisherKey(head, UnsafeRawBufferPointer(buf)) == true
+        if !publisher, let refusal = ctx.refuseSubscriber(query.value("token"), runId: id) {
+            return reply(refusal.status, error: refusal.code, refusal.message, head)
+        }
         let since = sinceValue ?? 0
         let limit = Int(min(max(limitValue ?? 1000, 1), 10_000))
         guard let run = ctx.hub.registry.run(id, create: false, now: loop.now) else {
@@ -74,6 +79,10 @@ extension HTTPConnection {
         let query = Query(bytes: head.query(in: UnsafeRawBufferPointer(buf)) ?? UnsafeRawBufferPointer(start: nil, count: 0))
         guard case .success(let since) = query.integer("since") else {
             reply(400, error: "invalid_query", "since must be a non-negative integer", head, close: true)
+            return -1
+        }
+        if let refusal = ctx.refuseSubscriber(query.value("token"), runId: id) {
+            reply(refusal.status, error: refusal.code, refusal.message, head, close: true)
             return -1
         }
         return upgradeSubscribing(head, buf, runId: id, since: since, epoch: query.string("epoch"))

@@ -233,8 +233,10 @@ final class HTTPConnection: Socket {
     private func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role,
                          subscribe: (runId: String, since: Int64?, epoch: String?)? = nil) -> Int {
         var publisher = false
+        var token: String?
         if role == .events {
             publisher = ctx.hasPublisherKey(head, UnsafeRawBufferPointer(buf)) ?? false
+            if let q = head.query(in: UnsafeRawBufferPointer(buf)) { token = Query(bytes: q).string("token") }
         }
         let agreement: WebSocketUpgrade.Agreement
         do {
@@ -249,6 +251,7 @@ final class HTTPConnection: Socket {
         handOver(to: ws)
         ws.deadline = loop.now + ctx.wsPingInterval
         ws.isPublisher = publisher
+        ws.handshakeToken = token
         if let subscribe { ws.subscribe(runId: subscribe.runId, since: subscribe.since, epoch: subscribe.epoch) }
         let rest = buf.count - head.headLength
         if rest > 0 {

@@ -34,6 +34,8 @@ final class LoopContext: PrepareHook {
     let wsMaxQueuedBytes: Int
     let wsMaxSubscriptions: Int
     let apiKeys: [String]
+    /// HS256 secret for subscriber tokens; nil = subscribing is open.
+    let tokenSecret: String?
     /// Scratch list of event ranges for publish requests (reused).
     var eventRanges: [Range<Int>] = []
     /// One compressor per window size, shared by every socket on the loop: the server always
@@ -51,6 +53,7 @@ final class LoopContext: PrepareHook {
         wsMaxQueuedBytes = config.wsMaxQueuedBytes
         wsMaxSubscriptions = config.wsMaxSubscriptions
         apiKeys = config.apiKeys
+        tokenSecret = config.tokenSecret
         slots = .allocate(capacity: 100)
         slots.initialize(repeating: HTTPHeaderSlot())
         maxHeaderBytes = config.maxHeaderBytes
@@ -101,6 +104,12 @@ final class LoopContext: PrepareHook {
         }
         guard let presented else { return nil }
         return apiKeys.contains { presented.equalsSecret($0) }
+    }
+
+    /// Checks a subscriber token for `runId` (nil when allowed: no TOKEN_SECRET, or valid).
+    func refuseSubscriber(_ token: UnsafeRawBufferPointer?, runId: String) -> SubscriberToken.Refusal? {
+        guard let secret = tokenSecret else { return nil }
+        return SubscriberToken.verify(token, runId: runId, secret: secret, now: Timestamp.now())
     }
 
     /// Takes a freshly accepted socket.

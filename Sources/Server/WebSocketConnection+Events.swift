@@ -136,7 +136,7 @@ extension WebSocketConnection {
             sendError("invalid_json", "a message must be a JSON object like {\"op\":\"subscribe\",\"runId\":\"r1\"}")
             return
         }
-        var op: Range<Int>?, runId: Range<Int>?, since: Range<Int>?, epoch: Range<Int>?, data: Range<Int>?
+        var op: Range<Int>?, runId: Range<Int>?, since: Range<Int>?, epoch: Range<Int>?, data: Range<Int>?, token: Range<Int>?
         JSONScanner.forEachMember(in: payload, object: top.range) { key, value in
             let k = UnsafeRawBufferPointer(rebasing: payload[key])
             if k.elementsEqual("op".utf8) { op = value }
@@ -144,6 +144,7 @@ extension WebSocketConnection {
             else if k.elementsEqual("since".utf8) { since = value }
             else if k.elementsEqual("epoch".utf8) { epoch = value }
             else if k.elementsEqual("data".utf8) { data = value }
+            else if k.elementsEqual("token".utf8) { token = value }
         }
         func text(_ r: Range<Int>?) -> UnsafeRawBufferPointer? {
             guard let r, payload[r.lowerBound] == UInt8(ascii: "\""), r.count >= 2 else { return nil }
@@ -164,6 +165,17 @@ extension WebSocketConnection {
         }
         switch name {
         case "subscribe":
+            if ctx.tokenSecret != nil {
+                var refusal: SubscriberToken.Refusal?
+                if let t = text(token) {
+                    refusal = ctx.refuseSubscriber(t, runId: id)
+                } else if var h = handshakeToken {
+                    refusal = h.withUTF8 { ctx.refuseSubscriber(UnsafeRawBufferPointer($0), runId: id) }
+                } else {
+                    refusal = .missing
+                }
+                if let refusal { sendError(refusal.code, refusal.message, runId: id); return }
+            }
             var sinceValue: Int64?
             if let since {
                 guard let n = JSONScanner.nonNegativeInteger(payload, since) else {

@@ -27,6 +27,8 @@ final class WebSocketConnection: Socket {
     var subscriptions: [Subscription] = []
     /// May publish (API key given at the handshake, or no API_KEYS configured).
     var isPublisher = false
+    /// The `?token=` of the handshake, used by subscribes that carry none.
+    var handshakeToken: String?
 
     init(fd: Int32, ctx: LoopContext, role: Role, deflate: DeflateConfig?) {
         self.ctx = ctx

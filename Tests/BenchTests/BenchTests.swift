@@ -31,6 +31,20 @@ struct BenchTests {
         }
     }
 
+    @Test func reportDrawsOneBarPerRunAndPercentile() {
+        let lines = """
+        {"label":"runwire","p50us":"1500","p90us":"2400","p99us":"9000","p999us":"20000","maxus":"25000","deliveriesPerSecond":"10000"}
+        not json
+        {"label":"nchan <peer>","p50us":"1700","p90us":"3000","p99us":"7900","p999us":"18000","maxus":"30000"}
+        """
+        let runs = ReportPage.runs(fromJSONLines: lines)
+        #expect(runs.map(\.label) == ["runwire", "nchan <peer>"])
+        let page = ReportPage.html(runs, title: "t")
+        #expect(page.components(separatedBy: "<rect").count - 1 == 10) // 2 runs × 5 percentiles
+        #expect(page.contains("nchan &lt;peer&gt;") && !page.contains("nchan <peer>"))
+        #expect(page.contains("9.00 ms") && page.contains("deliveriesPerSecond 10000"))
+    }
+
     @Test func urlTemplatesAndNumberScanning() {
         let u = WSURL("ws://127.0.0.1:3001/api/tests/{run}/events")
         #expect(u?.host == "127.0.0.1" && u?.port == 3001 && u?.path(run: 7) == "/api/tests/run-7/events")

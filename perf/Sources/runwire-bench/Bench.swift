@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runwire-bench",
         abstract: "Load clients for Runwire (and peers such as nchan), on loopback sockets.",
-        subcommands: [Idle.self, Echo.self, Fanout.self, HTTPLoad.self]
+        subcommands: [Idle.self, Echo.self, Fanout.self, HTTPLoad.self, Report.self]
     )
 }
 
@@ -130,5 +130,23 @@ struct HTTPLoad: ParsableCommand {
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
         emit("http", HTTPScenario(host: u.host, port: u.port, path: u.path, conns: conns, duration: duration).run(), json: json)
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "An HTML page with an SVG latency chart comparing runs (JSON lines from --json).")
+    @Option(help: "The page to write.") var out: String = "report.html"
+    @Option(help: "Title of the page.") var title: String = "runwire-bench latency"
+    @Argument(help: "Files of JSON lines (one run per line; a \"label\" field names it).") var files: [String]
+
+    func run() throws {
+        var runs: [ReportPage.Run] = []
+        for f in files {
+            guard let text = try? String(contentsOfFile: f, encoding: .utf8) else { throw ValidationError("cannot read \(f)") }
+            runs += ReportPage.runs(fromJSONLines: text)
+        }
+        guard !runs.isEmpty else { throw ValidationError("no runs with latency percentiles in \(files.joined(separator: ", "))") }
+        try ReportPage.html(runs, title: title).write(toFile: out, atomically: true, encoding: .utf8)
+        print("wrote \(out) (\(runs.count) runs)")
     }
 }
