@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Server
 
 @Suite("runwire as a process")
 struct ProcessTests {
@@ -13,6 +14,17 @@ struct ProcessTests {
         #expect(p.waitExit() == 0)
         #expect(p.log.contains("stopped"))
         #expect(try c.waitForClose(timeout: 2))
+    }
+
+    @Test func helpListsEverySetting() throws {
+        let out = try runProcess(ServerProcess.binary, ["serve", "--help"], timeout: 30)
+        #expect(out.status == 0)
+        let text = out.text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ") // help wraps lines
+        for setting in Config.settings {
+            #expect(text.contains("--\(setting.flag)"), "--help lacks --\(setting.flag)")
+            #expect(text.contains("env \(setting.name)"), "--help lacks \(setting.name)")
+        }
+        #expect(out.text.contains("--insecure"))
     }
 
     @Test func badSettingStopsStartUpWithOneLineNamingIt() throws {
