@@ -174,6 +174,24 @@ struct RunEventsTests {
         #expect(try s.get("/api/tests/bad/events").json["seq"] as? Int == 1) // nothing of those published
     }
 
+    @Test func chunkedAndExpectContinuePublishesWork() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let c = try TestClient(port: s.port)
+        let body = "[{\"n\":1},{\"n\":2}]"
+        let half = body.utf8.count / 2
+        let a = String(body.prefix(half)), b = String(body.dropFirst(half))
+        try c.send("POST /api/tests/chunky/events HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   "\(String(a.utf8.count, radix: 16));ext=1\r\n\(a)\r\n\(String(b.utf8.count, radix: 16))\r\n\(b)\r\n0\r\n\r\n")
+        let r = try c.response()
+        #expect(r.status == 201 && r.json["last"] as? Int == 2)
+        let d = try TestClient(port: s.port)
+        try d.send("POST /api/tests/chunky/events HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 7\r\n\r\n")
+        #expect(try d.response().status == 100) // asked to go on before sending the body
+        try d.send("{\"n\":3}")
+        let done = try d.response()
+        #expect(done.status == 201 && done.json["first"] as? Int == 3)
+    }
+
     @Test func oversizedBodyAndInvalidRunIdAreRejected() throws {
         let s = try TestServer(["EVENT_MAX_BYTES": "100"]); defer { s.stop() }
         #expect(try s.publish("r", "{\"x\":\"\(String(repeating: "y", count: 200))\"}").status == 413)
