@@ -21,13 +21,9 @@ final class HTTPScenario {
         }
         override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
             var at = 0
-            while at < bytes.count {
-                let rest = UnsafeRawBufferPointer(rebasing: bytes[at...])
-                guard let headEnd = ClientSocket.headEnd(rest) else { return at }
-                let length = Int(FanoutScenario.number(after: "Content-Length: ", in: UnsafeRawBufferPointer(rebasing: rest[0..<headEnd])) ?? 0)
-                guard rest.count >= headEnd + length else { return at }
-                owner.completed(self, ok: rest.count > 9 && rest[9] == UInt8(ascii: "2"))
-                at += headEnd + length
+            while let (used, success) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
+                owner.completed(self, ok: success)
+                at += used
             }
             return at
         }

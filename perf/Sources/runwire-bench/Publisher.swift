@@ -29,23 +29,31 @@ final class PublisherSocket: Socket {
         markForFlush()
     }
 
-    /// Counts complete responses (status line + headers + Content-Length body).
+    /// Counts complete responses.
     override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
         var at = 0
-        while at < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[at...])
-            guard let headEnd = ClientSocket.headEnd(rest) else { return at }
-            let head = String(decoding: rest[0..<headEnd], as: UTF8.self)
-            var length = 0
-            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                length = Int(line.split(separator: ":")[1].trimmingCharacters()) ?? 0
-            }
-            guard rest.count >= headEnd + length else { return at }
-            if head.hasPrefix("HTTP/1.1 2") { ok += 1 } else { failed += 1 }
+        while let (used, success) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
+            if success { ok += 1 } else { failed += 1 }
             outstanding -= 1
-            at += headEnd + length
+            at += used
         }
         return at
+    }
+}
+
+/// HTTP/1.1 response framing for the load clients (status line, headers, Content-Length body).
+enum ResponseFraming {
+    /// The next complete response at the start of `bytes`: its length and whether it was 2xx;
+    /// nil while incomplete.
+    static func next(_ bytes: UnsafeRawBufferPointer) -> (used: Int, success: Bool)? {
+        guard let headEnd = ClientSocket.headEnd(bytes) else { return nil }
+        let head = String(decoding: bytes[0..<headEnd], as: UTF8.self)
+        var length = 0
+        for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.split(separator: ":")[1].trimmingCharacters()) ?? 0
+        }
+        guard bytes.count >= headEnd + length else { return nil }
+        return (headEnd + length, head.hasPrefix("HTTP/1.1 2"))
     }
 }
 
