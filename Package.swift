@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
         .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
         .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
+        .target(name: "RedisBridge", dependencies: ["Reactor", "CShim"]),
         .target(
             name: "Server",
             dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
+        .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
     ]

@@ -156,6 +156,37 @@ int CShim_z_inflate(CShim_z *z, const void *in, size_t in_len, void *out, size_t
 int CShim_z_reset(CShim_z *z);
 void CShim_z_free(CShim_z *z);
 
+// MARK: - hiredis (async, on a libev loop; the libev adapter is static functions in a header)
+
+typedef struct CShim_redis CShim_redis;
+/// Connect (status 0 = connected) and disconnect (status 0 = asked for) events; `err` says why.
+typedef void (*CShim_redis_event_cb)(void *ctx, int status, const char *err);
+/// A reply (a `redisReply *`, NULL when the connection went away) to the command sent with `tag`.
+typedef void (*CShim_redis_reply_cb)(void *ctx, const void *reply, long tag);
+
+enum {
+    CShim_REPLY_STRING = 1, CShim_REPLY_ARRAY = 2, CShim_REPLY_INTEGER = 3, CShim_REPLY_NIL = 4,
+    CShim_REPLY_STATUS = 5, CShim_REPLY_ERROR = 6,
+};
+
+/// Starts a non-blocking connect on `loop`. NULL (with `err` filled) when it fails at once.
+/// After a failed connect or a disconnect the handle is freed by the shim: do not use it again.
+CShim_redis *CShim_redis_connect(CShim_loop *loop, const char *host, int port, void *ctx,
+                                 CShim_redis_event_cb on_connect, CShim_redis_event_cb on_disconnect,
+                                 CShim_redis_reply_cb on_reply, char *err, size_t err_len);
+/// Sends a command (arguments are copied); its reply arrives through `on_reply` with `tag`.
+/// Returns 0, or -1 when the connection is closing.
+int CShim_redis_command(CShim_redis *r, int argc, const char **argv, const size_t *argvlen, long tag);
+/// Closes after pending replies arrive; `on_disconnect` follows.
+void CShim_redis_disconnect(CShim_redis *r);
+
+int CShim_reply_type(const void *reply);
+long long CShim_reply_integer(const void *reply);
+/// The bytes of a string, status or error reply.
+const char *CShim_reply_str(const void *reply, size_t *len);
+size_t CShim_reply_elements(const void *reply);
+const void *CShim_reply_element(const void *reply, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+@testable import Reactor
+@testable import RedisBridge
+
+/// A real redis-server on a free loopback port, started and stopped by the test (no
+/// persistence). Fails the test when redis-server is not installed (`.ci/deps test` installs it).
+final class RedisServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let dir: String
+
+    init() throws {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &len) } }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        close(probe)
+        dir = NSTemporaryDirectory() + "redis-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let end = Date().addingTimeInterval(10)
+        while Date() < end {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var a = addr; a.sin_port = in_port_t(UInt16(port).bigEndian)
+            let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+            close(fd)
+            if ok { return }
+            usleep(20_000)
+        }
+        throw RedisTestError("redis-server did not start on \(port)")
+    }
+
+    /// Stops the server (bounded: SIGTERM, then SIGKILL after 5 s).
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            let end = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < end { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+struct RedisTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs `body` on a loop thread and waits (bounded) until it calls `done`.
+func onLoop(timeout: Double = 10, _ body: @escaping @Sendable (EventLoop, @escaping @Sendable () -> Void) -> Void) -> Bool {
+    let loop = EventLoop(sweepInterval: 0.1)
+    let finished = DispatchSemaphore(value: 0)
+    let exited = DispatchSemaphore(value: 0)
+    Thread.detachNewThread { loop.run(); exited.signal() }
+    loop.post { body(loop) { finished.signal() } }
+    let ok = finished.wait(timeout: .now() + timeout) == .success
+    loop.post { loop.stop() }
+    _ = exited.wait(timeout: .now() + 5)
+    return ok
+}
+
+final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
+
+@Suite("hiredis async on the libev loop")
+struct RedisConnectionTests {
+    @Test func commandsAndRepliesOfEveryType() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let got = Box<[RedisReply]>([])
+        let conn = Box<RedisConnection?>(nil)
+        let finished = onLoop { loop, done in
+            conn.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { result in
+                guard case .success = result, let c = conn.value else { done(); return }
+                c.send(["SET", "k", "v é"]) { got.value.append($0) }
+                c.send(["GET", "k"]) { got.value.append($0) }
+                c.send(["INCR", "n"]) { got.value.append($0) }
+                c.send(["GET", "missing"]) { got.value.append($0) }
+                c.send(["RPUSH", "l", "a", "b"]) { got.value.append($0) }
+                c.send(["LRANGE", "l", "0", "-1"]) { got.value.append($0) }
+                c.send(["NOSUCHCOMMAND"]) { got.value.append($0); done() }
+            }
+        }
+        #expect(finished)
+        #expect(got.value.count == 7)
+        guard got.value.count == 7 else { return }
+        #expect(got.value[0] == .status("OK"))
+        #expect(got.value[1].string == "v é")
+        #expect(got.value[2] == .integer(1))
+        #expect(got.value[3] == .null)
+        #expect(got.value[4] == .integer(2))
+        #expect(got.value[5] == .array([.bulk(Array("a".utf8)), .bulk(Array("b".utf8))]))
+        if case .error(let e) = got.value[6] { #expect(e.contains("unknown command")) } else { Issue.record("no error reply") }
+    }
+
+    @Test func publishReachesASubscriber() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let pushes = Box<[RedisReply]>([])
+        let conns = Box<[RedisConnection]>([])
+        let finished = onLoop { loop, done in
+            let subBox = Box<RedisConnection?>(nil)
+            let sub = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                subBox.value?.send(["SUBSCRIBE", "run:r1"]) { _ in }
+            }
+            subBox.value = sub
+            sub.onPush = { r in
+                pushes.value.append(r)
+                if case .array(let a) = r, a.first?.string == "subscribe" {
+                    let pubBox = Box<RedisConnection?>(nil)
+                    let pub = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                        pubBox.value?.send(["PUBLISH", "run:r1", "{\"seq\":1}"]) { _ in }
+                    }
+                    pubBox.value = pub
+                    conns.value.append(pub)
+                }
+                if case .array(let a) = r, a.first?.string == "message" { done() }
+            }
+            conns.value.append(sub)
+        }
+        #expect(finished)
+        let message = pushes.value.last
+        #expect(message == .array([.bulk(Array("message".utf8)), .bulk(Array("run:r1".utf8)), .bulk(Array("{\"seq\":1}".utf8))]))
+    }
+
+    @Test func refusedConnectFailsWithAClearError() {
+        let result = Box<Result<Void, RedisConnection.Failure>?>(nil)
+        let conn = Box<RedisConnection?>(nil)
+        let finished = onLoop { loop, done in
+            conn.value = RedisConnection(loop: loop, host: "127.0.0.1", port: 1) { r in result.value = r; done() }
+        }
+        #expect(finished)
+        if case .failure(let f)? = result.value { #expect(f.message.contains("Connection refused")) } else { Issue.record("connect to port 1 succeeded?") }
+    }
+
+    @Test func serverGoingAwayIsReportedAndPendingCommandsFail() throws {
+        let redis = try RedisServer()
+        let lost = Box<RedisConnection.Failure??>(nil)
+        let conn = Box<RedisConnection?>(nil)
+        let finished = onLoop { loop, done in
+            conn.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                conn.value?.onDisconnect = { f in lost.value = .some(f); done() }
+                redis.stop() // kill the server under the connection
+            }
+        }
+        #expect(finished)
+        if case .some(.some(let f)) = lost.value { #expect(f.message.contains("lost")) } else { Issue.record("no disconnect reported: \(String(describing: lost.value))") }
+    }
+}
