@@ -89,7 +89,7 @@ public enum FrameEncoder {
             return writeControlFrame(opcode: .close, payload: UnsafeRawBufferPointer(start: nil, count: 0), maskKey: maskKey, into: out)
         }
         var reasonLength = min(reason.count, maxControlPayloadLength &- 2)
-        // Never split a UTF-8 sequence: back off over continuation bytes (10xxxxxx).
+        // Never split a UTF-8 sequence: back off over continuation bytes (top two bits 10).
         if reasonLength < reason.count {
             while reasonLength > 0 && reason[reasonLength] & 0xC0 == 0x80 { reasonLength &-= 1 }
         }
