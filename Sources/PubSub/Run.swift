@@ -21,10 +21,10 @@ public final class Run {
     /// Current subscriptions (retained; `Subscription.index` is the position here).
     public private(set) var subscriptions: [Unmanaged<Subscription>] = []
 
-    private var ring: [EventFrame?] = []
+    private var ring: [EventFrame] = []
     private var head = 0
     /// Events currently retained.
-    public private(set) var historyCount = 0
+    public var historyCount: Int { ring.count }
     /// Bytes the retained history holds.
     public private(set) var historyBytes = 0
 
@@ -52,16 +52,12 @@ public final class Run {
     public func append(_ frame: EventFrame, maxEvents: Int) -> Int {
         precondition(frame.seq == lastSeq, "frames are appended in seq order")
         var delta = frame.memoryBytes
-        if historyCount < ring.count {
-            ring[(head + historyCount) % ring.count] = frame
-            historyCount += 1
-        } else if ring.count < maxEvents {
+        if ring.count < maxEvents {
             // Not full yet: nothing was dropped, so the ring starts at index 0 and grows in place.
             ring.append(frame)
-            historyCount += 1
         } else {
             // Full: the newest replaces the oldest.
-            delta -= ring[head]!.memoryBytes
+            delta -= ring[head].memoryBytes
             ring[head] = frame
             head = (head + 1) % ring.count
         }
@@ -82,7 +78,6 @@ public final class Run {
         let freed = historyBytes
         ring.removeAll()
         head = 0
-        historyCount = 0
         historyBytes = 0
         return freed
     }

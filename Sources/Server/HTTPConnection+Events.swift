@@ -29,7 +29,7 @@ extension HTTPConnection {
             last = ctx.hub.publish(object, to: run, finishes: EventBody.finishesRun(object), now: now)
             if first == 0 { first = last }
         }
-        replyJSON(201, "{\"runId\":\"\(id)\",\"first\":\(first),\"last\":\(last)}", head)
+        respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(first),\"last\":\(last)}", head)
     }
 
     /// `GET /api/tests/{runId}/events?since=N&limit=M`: retained events after N as JSON.
@@ -63,11 +63,7 @@ extension HTTPConnection {
             n += 1
         }
         body.append("]}")
-        prepareOutput()
-        ctx.writer.head(200, contentType: "application/json", contentLength: body.readableCount, keepAlive: head.keepAlive, now: loop.now, into: &output)
-        ctx.writer.endHead(into: &output)
-        if head.method != .head { output.append(UnsafeRawBufferPointer(body.readable)) }
-        markForFlush()
+        respond(200, "application/json", UnsafeRawBufferPointer(body.readable), head)
     }
 
     /// `GET /api/tests/{runId}/events` with Upgrade: a socket subscribed to that run.
@@ -85,19 +81,11 @@ extension HTTPConnection {
             reply(refusal.status, error: refusal.code, refusal.message, head, close: true)
             return -1
         }
-        return upgradeSubscribing(head, buf, runId: id, since: since, epoch: query.string("epoch"))
+        return upgrade(head, buf, role: .events, subscribe: (id, since, query.string("epoch")))
     }
 
     /// A JSON error reply on a request that otherwise went well (keep-alive kept unless `close`).
     func reply(_ status: Int, error code: String, _ message: String, _ head: RequestHead, close: Bool = false) {
-        failRequest(status, code: code, message: message, keepAlive: head.keepAlive && !close, isHead: head.method == .head)
-    }
-
-    func replyJSON(_ status: Int, _ text: String, _ head: RequestHead) {
-        prepareOutput()
-        ctx.writer.head(status, contentType: "application/json", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
-        ctx.writer.endHead(into: &output)
-        if head.method != .head { output.append(string: text) }
-        markForFlush()
+        fail(status, code: code, message: message, head: head.method == .head, keepAlive: head.keepAlive && !close)
     }
 }

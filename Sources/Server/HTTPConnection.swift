@@ -61,7 +61,7 @@ final class HTTPConnection: Socket {
     }
 
     /// Answers an error, then (unless `keepAlive`) closes once it is written.
-    private func fail(_ status: Int, code: String, message: String, extraHeaders: String = "", head: Bool = false,
+    func fail(_ status: Int, code: String, message: String, extraHeaders: String = "", head: Bool = false,
                       keepAlive: Bool = false) {
         ctx.errors += 1
         prepareOutput()
@@ -205,32 +205,21 @@ final class HTTPConnection: Socket {
         case .ready:
             let (ok, reason) = ctx.server.readiness
             let bodyText = ok ? "{\"status\":\"ready\"}" : "{\"status\":\"unavailable\",\"reason\":\(jsonString(reason))}"
-            json(ok ? 200 : 503, bodyText, head)
+            respond(ok ? 200 : 503, json: bodyText, head)
         case .wsStats:
-            json(200, ctx.server.statsJSON(now: now), head)
+            respond(200, json: ctx.server.statsJSON(now: now), head)
         case .echo, .multiplexed, .runEvents, .publishEvents:
             break // handled before dispatch
         case .metrics:
-            let text = ctx.server.metricsText(now: now)
-            ctx.writer.head(200, contentType: "text/plain; version=0.0.4", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: now, into: &output)
-            ctx.writer.endHead(into: &output)
-            if !isHead { output.append(string: text) }
+            var text = ctx.server.metricsText(now: now)
+            text.withUTF8 { respond(200, "text/plain; version=0.0.4", UnsafeRawBufferPointer($0), head) }
         }
         markForFlush()
     }
 
-    /// Entry points for the events extension (which cannot see private members).
-    func failRequest(_ status: Int, code: String, message: String, keepAlive: Bool, isHead: Bool) {
-        fail(status, code: code, message: message, head: isHead, keepAlive: keepAlive)
-    }
-
-    func upgradeSubscribing(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: String, since: Int64?, epoch: String?) -> Int {
-        upgrade(head, buf, role: .events, subscribe: (runId, since, epoch))
-    }
-
     /// Switches to WebSocket (or answers why not). The new connection takes the socket and any
     /// bytes the client sent after the handshake.
-    private func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role,
+    func upgrade(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, role: WebSocketConnection.Role,
                          subscribe: (runId: String, since: Int64?, epoch: String?)? = nil) -> Int {
         var publisher = false
         var token: String?
@@ -262,10 +251,19 @@ final class HTTPConnection: Socket {
         return -1
     }
 
-    private func json(_ status: Int, _ text: String, _ head: RequestHead) {
-        ctx.writer.head(status, contentType: "application/json", contentLength: text.utf8.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
+    /// Writes a whole response (the body left out for HEAD) and queues it for the flush.
+    func respond(_ status: Int, _ contentType: StaticString, _ body: UnsafeRawBufferPointer, _ head: RequestHead) {
+        prepareOutput()
+        ctx.writer.head(status, contentType: contentType, contentLength: body.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
         ctx.writer.endHead(into: &output)
-        if head.method != .head { output.append(string: text) }
+        if head.method != .head { output.append(body) }
+        markForFlush()
+    }
+
+    /// A JSON response built as text (cold paths: stats, readiness, publish acknowledgements).
+    func respond(_ status: Int, json text: String, _ head: RequestHead) {
+        var t = text
+        t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), head) }
     }
 
     override func didClose() { ctx.connections -= 1 }

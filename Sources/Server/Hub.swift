@@ -87,7 +87,7 @@ final class Hub {
                     if sub.wantsCompressed && packedTotal < 0 { packedTotal = compress(frames) }
                     let useCompressed = sub.wantsCompressed && packedTotal > 0
                     let iov = UnsafeMutableBufferPointer(rebasing: (useCompressed ? packed : plain)[0..<frames.count])
-                    sub.owner._withUnsafeGuaranteedRef {
+                    deliveries += sub.owner._withUnsafeGuaranteedRef {
                         unsafeDowncast($0, to: WebSocketConnection.self)
                             .deliver(sub, frames, iov, total: useCompressed ? packedTotal : total)
                     }
@@ -95,7 +95,6 @@ final class Hub {
             }
             i -= 1
         }
-        deliveries += run.subscriptions.count * frames.count
     }
 
     /// Fills `packed` with each frame's permessage-deflate form (the plain one where

@@ -13,20 +13,21 @@ extension WebSocketConnection {
 
     // MARK: Live delivery (called by the hub's fan-out)
 
-    /// Queues the frames of `sub`'s run that this socket has not had yet.
+    /// Queues the frames of `sub`'s run that this socket has not had yet; returns how many.
     @inline(__always)
-    func deliver(_ sub: Subscription, _ frames: [EventFrame], _ iov: UnsafeMutableBufferPointer<iovec>, total: Int) {
-        guard !closeSent, sub.replayNext == 0 else { return } // a replay in progress covers them
+    func deliver(_ sub: Subscription, _ frames: [EventFrame], _ iov: UnsafeMutableBufferPointer<iovec>, total: Int) -> Int {
+        guard !closeSent, sub.replayNext == 0 else { return 0 } // a replay in progress covers them
         var first = 0
         var bytes = total
         while first < frames.count && frames[first].seq <= sub.lastSentSeq {
             bytes -= iov[first].iov_len
             first += 1
         }
-        guard first < frames.count else { return }
+        guard first < frames.count else { return 0 }
         sub.lastSentSeq = frames[frames.count - 1].seq
         write(UnsafeMutableBufferPointer(rebasing: iov[first...]), total: bytes)
         if output.readableCount > ctx.wsMaxQueuedBytes { slowConsumer() }
+        return frames.count - first
     }
 
     /// Backpressure policy: past WS_MAX_QUEUED_BYTES the socket is closed with 1013 (try again

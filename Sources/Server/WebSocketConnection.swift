@@ -117,23 +117,24 @@ final class WebSocketConnection: Socket {
     }
 
     private func sendControl(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
-        guard !closeSent else { return }
-        prepareOutput()
-        let room = UnsafeMutableRawBufferPointer(start: output.reserve(FrameEncoder.maxControlFrameLength),
-                                                 count: FrameEncoder.maxControlFrameLength)
-        if let n = FrameEncoder.writeControlFrame(opcode: opcode, payload: payload, into: room) { output.writeIndex += n }
-        markForFlush()
+        queueControlFrame { FrameEncoder.writeControlFrame(opcode: opcode, payload: payload, into: $0) }
     }
 
     /// Sends a close frame (once); the peer's answer or the deadline ends the connection.
     func sendClose(_ code: UInt16?, reason: StaticString) {
+        let text = UnsafeRawBufferPointer(start: reason.utf8Start, count: reason.utf8CodeUnitCount)
+        queueControlFrame { FrameEncoder.writeClose(code: code, reason: text, into: $0) }
+        closeSent = true
+    }
+
+    /// Writes one control frame (at most 131 bytes) with `encode` into the output and queues it;
+    /// nothing once a close was sent (RFC 6455 §5.5.1: no frames after a close).
+    private func queueControlFrame(_ encode: (UnsafeMutableRawBufferPointer) -> Int?) {
         guard !closeSent else { return }
         prepareOutput()
         let room = UnsafeMutableRawBufferPointer(start: output.reserve(FrameEncoder.maxControlFrameLength),
                                                  count: FrameEncoder.maxControlFrameLength)
-        let text = UnsafeRawBufferPointer(start: reason.utf8Start, count: reason.utf8CodeUnitCount)
-        if let n = FrameEncoder.writeClose(code: code, reason: text, into: room) { output.writeIndex += n }
-        closeSent = true
+        if let n = encode(room) { output.writeIndex += n }
         markForFlush()
     }
 

@@ -45,6 +45,14 @@ struct BenchTests {
         #expect(page.contains("9.00 ms") && page.contains("deliveriesPerSecond 10000"))
     }
 
+    @Test func targetsMustBeLoopback() throws {
+        #expect(try loopbackTarget("ws://127.0.0.2:3001/x", scheme: "ws", option: "--url").host == "127.0.0.2")
+        #expect(try loopbackTarget("http://localhost:80/", scheme: "http", option: "--url").port == 80)
+        for bad in ["ws://10.0.0.1:3001/", "ws://example.com:80/", "http://127.0.0.1:1/", "ws://127.0.0.1/"] {
+            #expect(throws: (any Error).self) { try loopbackTarget(bad, scheme: "ws", option: "--url") }
+        }
+    }
+
     @Test func urlTemplatesAndNumberScanning() {
         let u = WSURL("ws://127.0.0.1:3001/api/tests/{run}/events")
         #expect(u?.host == "127.0.0.1" && u?.port == 3001 && u?.path(run: 7) == "/api/tests/run-7/events")

@@ -88,6 +88,8 @@ struct RunEventsTests {
             }
             for r in runs { check(byRun[r] ?? [], run: r) }
         }
+        // 4 sockets on each of 3 runs, 100 events each: every frame handed over counted once.
+        #expect(try s.metric("runwire_event_deliveries_total") == 4 * 3 * total)
         let stats = try s.get("/api/ws/stats").json
         #expect(stats["activeRuns"] as? Int == 3)
         #expect(stats["localConnections"] as? Int == 8)

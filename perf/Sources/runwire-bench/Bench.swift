@@ -24,6 +24,17 @@ func emit(_ name: String, _ result: [String: String], json: Bool) {
     }
 }
 
+/// The one place the load clients' loopback-only rule lives: a `scheme://host:port/path` URL
+/// whose host is in 127.0.0.0/8 (or localhost), else a usage error naming the option.
+func loopbackTarget(_ text: String, scheme: String, option: String) throws -> WSURL {
+    let prefix = scheme + "://"
+    guard text.hasPrefix(prefix), let u = WSURL("ws://" + text.dropFirst(prefix.count)),
+          u.host.hasPrefix("127.") || u.host == "localhost" else {
+        throw ValidationError("\(option) must be \(prefix)127.x.x.x:PORT/… (loopback only)")
+    }
+    return u
+}
+
 extension String {
     func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
 }
@@ -40,9 +51,7 @@ struct Idle: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        guard let u = WSURL(url), u.host.hasPrefix("127.") || u.host == "localhost" else {
-            throw ValidationError("--url must be ws://127.x.x.x:PORT/… (loopback only)")
-        }
+        let u = try loopbackTarget(url, scheme: "ws", option: "--url")
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
         let sources = src.split(separator: ",").map(String.init)
@@ -60,9 +69,7 @@ struct Echo: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        guard let u = WSURL(url), u.host.hasPrefix("127.") || u.host == "localhost" else {
-            throw ValidationError("--url must be ws://127.x.x.x:PORT/… (loopback only)")
-        }
+        let u = try loopbackTarget(url, scheme: "ws", option: "--url")
         guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
             throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
         }
@@ -92,13 +99,8 @@ struct Fanout: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        guard let u = WSURL(url), u.host.hasPrefix("127.") || u.host == "localhost" else {
-            throw ValidationError("--url must be ws://127.x.x.x:PORT/… (loopback only)")
-        }
-        guard publishUrl.hasPrefix("http://127.") || publishUrl.hasPrefix("http://localhost"),
-              let pub = WSURL("ws://" + publishUrl.dropFirst("http://".count)) else {
-            throw ValidationError("--publish-url must be http://127.x.x.x:PORT/… (loopback only)")
-        }
+        let u = try loopbackTarget(url, scheme: "ws", option: "--url")
+        let pub = try loopbackTarget(publishUrl, scheme: "http", option: "--publish-url")
         guard duration > 0 && duration <= 600, rate > 0 && rate <= 1_000_000, conns >= 1 && conns <= 19_900, runs >= 1 else {
             throw ValidationError("bounds: --duration 0-600 s, --rate 1-1000000, --conns 1-19900, --runs >= 1")
         }
@@ -121,9 +123,7 @@ struct HTTPLoad: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        guard url.hasPrefix("http://127.") || url.hasPrefix("http://localhost"), let u = WSURL("ws://" + url.dropFirst("http://".count)) else {
-            throw ValidationError("--url must be http://127.x.x.x:PORT/… (loopback only)")
-        }
+        let u = try loopbackTarget(url, scheme: "http", option: "--url")
         guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
             throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
         }
