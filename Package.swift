@@ -42,9 +42,11 @@ let package = Package(
         .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
         .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
         .target(name: "RedisBridge", dependencies: ["Reactor", "CShim"]),
+        // The artifact store, signed URLs, trace compression and retention (blocking disk I/O; no sockets).
+        .target(name: "Artifacts", dependencies: ["CShim"]),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "Artifacts", "CShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),

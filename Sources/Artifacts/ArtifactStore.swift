@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The artifact store: plain files under one directory, safe to share between instances.
+///
+/// Layout: `<root>/artifacts/<runId>/<id>.json` (metadata), `<id>.data` (the original bytes)
+/// or `<id>.gz` (a verified gzip of them), `<id>.lock` (held with `flock` while compressing).
+/// Every file is written to `.tmp-<host>-<pid>-<random>` in the same directory and renamed
+/// into place, so readers see whole files or none. Every method blocks on disk: call them on
+/// the worker pool, never on a loop thread.
+public final class ArtifactStore: Sendable {
+    /// The store directory (`STORAGE_DIR`).
+    public let root: String
+    /// `<root>/artifacts`.
+    public let artifactsDir: String
+    /// This process's temp-file prefix: `.tmp-<host>-<pid>-`.
+    let tempPrefix: String
+    /// Temp files and orphans older than this (seconds) are removed by `removeLeftovers`, whoever
+    /// wrote them: a live upload or compression touches its temp file continuously.
+    public static let staleAfter = 3600.0
+
+    /// A store rooted at `root` (created on first write).
+    public init(root: String) {
+        self.root = root
+        artifactsDir = root + "/artifacts"
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).filter { $0.isASCII && ($0.isLetter || $0.isNumber) }
+        tempPrefix = ".tmp-\(h.isEmpty ? "host" : h)-\(getpid())-"
+    }
+
+    /// The directory of one run's artifacts.
+    public func runDir(_ runId: String) -> String { "\(artifactsDir)/\(runId)" }
+    /// The metadata file of an artifact.
+    public func metadataPath(_ runId: String, _ id: String) -> String { "\(runDir(runId))/\(id).json" }
+    /// The file holding an artifact's bytes in `encoding`.
+    public func dataPath(_ runId: String, _ id: String, _ encoding: ArtifactMetadata.Encoding) -> String {
+        "\(runDir(runId))/\(id)\(encoding == .gzip ? ".gz" : ".data")"
+    }
+
+    /// A fresh temp file name for this process.
+    func tempName() -> String { tempPrefix + FileIO.randomHex(8) }
+
+    /// A new artifact id: 24 random hex digits (matches the id rule).
+    public static func newID() -> String { FileIO.randomHex(12) }
+
+    /// Creates `<root>/artifacts/<runId>` when missing.
+    func ensureRunDir(_ runId: String) throws {
+        for d in [root, artifactsDir, runDir(runId)] where mkdir(d, 0o755) != 0 && errno != EEXIST {
+            throw StoreError.from(errno: errno, "cannot create \(d)")
+        }
+    }
+
+    // MARK: Reading
+
+    /// One artifact's metadata, or nil.
+    public func metadata(_ runId: String, _ id: String) -> ArtifactMetadata? {
+        guard let bytes = FileIO.readFile(metadataPath(runId, id)), let m = ArtifactMetadata.parse(bytes),
+              m.id == id, m.runId == runId else { return nil }
+        return m
+    }
+
+    /// A run's artifacts, oldest first.
+    public func list(_ runId: String) -> [ArtifactMetadata] {
+        FileIO.list(runDir(runId)).compactMap { name -> ArtifactMetadata? in
+            guard name.hasSuffix(".json"), !name.hasPrefix(".") else { return nil }
+            return metadata(runId, String(name.dropLast(5)))
+        }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    /// Every run directory name.
+    public func runIds() -> [String] { FileIO.list(artifactsDir).filter { !$0.hasPrefix(".") } }
+
+    /// Calls `body` with each artifact of the store until it returns false.
+    public func forEach(_ body: (ArtifactMetadata) -> Bool) {
+        for run in runIds() {
+            for m in list(run) where !body(m) { return }
+        }
+    }
+
+    /// Opens the stored bytes for reading: the fd (caller closes), the metadata it belongs to and
+    /// the file's size. Retries once when compression swapped the file between reads.
+    public func open(_ runId: String, _ id: String) -> (fd: Int32, meta: ArtifactMetadata, size: Int64)? {
+        for _ in 0..<3 {
+            guard let m = metadata(runId, id) else { return nil }
+            let fd = Glibc.open(dataPath(runId, id, m.encoding), O_RDONLY | O_CLOEXEC)
+            if fd < 0 { continue }
+            var st = stat()
+            fstat(fd, &st)
+            return (fd, m, Int64(st.st_size))
+        }
+        return nil
+    }
+
+    // MARK: Writing
+
+    /// Starts an upload (its temp file exists when this returns).
+    public func beginUpload(runId: String, name: String, kind: String) throws -> ArtifactUpload {
+        try ensureRunDir(runId)
+        return try ArtifactUpload(store: self, runId: runId, name: name, kind: kind)
+    }
+
+    /// Writes metadata atomically.
+    public func writeMetadata(_ m: ArtifactMetadata) throws {
+        try FileIO.writeAtomically(m.fileJSON, to: metadataPath(m.runId, m.id), dir: runDir(m.runId), tempName: tempName())
+    }
+
+    /// Deletes an artifact (metadata first, so it leaves listings at once). False when absent.
+    @discardableResult
+    public func delete(_ runId: String, _ id: String) -> Bool {
+        let gone = unlink(metadataPath(runId, id)) == 0
+        unlink(dataPath(runId, id, .identity))
+        unlink(dataPath(runId, id, .gzip))
+        if gone { rmdir(runDir(runId)) } // only succeeds once the run has nothing left
+        return gone
+    }
+
+    // MARK: Housekeeping
+
+    /// Removes what a crash left behind: temp files of this host whose process is gone (at
+    /// start-up also this pid's, a previous process with the same pid), any temp file untouched
+    /// for `staleAfter` (from any host sharing the store), and data files without metadata that
+    /// old. Returns how many files were removed.
+    @discardableResult
+    public func removeLeftovers(atStartup: Bool, now: Double = ISOTime.now()) -> Int {
+        var removed = 0
+        let ownHost = tempPrefix.split(separator: "-")[1]
+        for run in runIds() {
+            let dir = runDir(run)
+            let names = FileIO.list(dir)
+            let metas = Set(names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { $0.dropLast(5) })
+            for name in names {
+                let path = "\(dir)/\(name)"
+                guard let st = FileIO.info(path) else { continue }
+                let stale = now - st.mtime > Self.staleAfter
+                var remove = false
+                if name.hasPrefix(".tmp-") {
+                    let parts = name.split(separator: "-") // .tmp, host, pid, random
+                    if parts.count == 4, parts[1] == ownHost, let pid = Int32(parts[2]) {
+                        remove = pid == getpid() ? atStartup : (kill(pid, 0) != 0 && errno == ESRCH)
+                    }
+                    remove = remove || stale
+                } else if name.hasSuffix(".data") || name.hasSuffix(".gz") || name.hasSuffix(".lock") {
+                    remove = stale && !metas.contains(name.split(separator: ".")[0])
+                }
+                if remove && unlink(path) == 0 { removed += 1 }
+            }
+        }
+        return removed
+    }
+
+    /// Counts for `/api/cleanup/stats`, computed from the directory (so every instance sharing
+    /// the store reports the same numbers).
+    public func stats(retentionDays: Int, now: Double = ISOTime.now()) -> StoreStats {
+        var s = StoreStats()
+        let cutoff = now - Double(retentionDays) * 86400
+        forEach { m in
+            s.totalArtifacts += 1
+            s.totalStorageBytes += FileIO.info(dataPath(m.runId, m.id, m.encoding))?.size ?? 0
+            if m.createdAt < cutoff { s.artifactsPendingDeletion += 1 }
+            return true
+        }
+        return s
+    }
+}
+
+/// The numbers of `/api/cleanup/stats`.
+public struct StoreStats: Sendable, Equatable {
+    public var totalArtifacts = 0
+    public var totalStorageBytes: Int64 = 0
+    public var artifactsPendingDeletion = 0
+    public init() {}
+}

@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a store operation failed; the server turns it into a status and an error code.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The disk (or the process's file size limit) is full: 507.
+    case insufficientStorage(String)
+    /// No such artifact: 404.
+    case notFound
+    /// Any other I/O failure: 500.
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .insufficientStorage(let m), .io(let m): return m
+        case .notFound: return "no such artifact"
+        }
+    }
+
+    /// Classifies a failed call by `errno` (ENOSPC, EDQUOT and EFBIG mean "no room").
+    static func from(errno e: Int32, _ what: String) -> StoreError {
+        let text = "\(what): \(String(cString: strerror(e)))"
+        if e == ENOSPC || e == EDQUOT || e == EFBIG { return .insufficientStorage(text) }
+        return .io(text)
+    }
+}
