@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// Why a store operation failed; the server turns it into a status and an error code.
-public enum StoreError: Error, Equatable, CustomStringConvertible {
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The disk (or the process's file size limit) is full: 507.
     case insufficientStorage(String)
     /// No such artifact: 404.

@@ -30,6 +30,9 @@ open class Socket {
 
     private static let queued: UInt8 = 1, closedBit: UInt8 = 2, writeArmed: UInt8 = 4
     private static let finishing: UInt8 = 8, readPaused: UInt8 = 16, lingering: UInt8 = 32
+    /// Reading held by the protocol layer (`holdReading`): a streamed upload waiting for its disk
+    /// writes, or a response produced off the loop that later requests must queue behind.
+    private static let held: UInt8 = 64
 
     /// Wraps an already non-blocking fd; call `start()` to register it.
     public init(fd: Int32, loop: EventLoop) {
@@ -147,19 +150,40 @@ open class Socket {
             if state & Socket.finishing != 0 { linger(); return }
             if state & Socket.writeArmed != 0 {
                 state &= ~Socket.writeArmed
-                setEvents(state & Socket.readPaused != 0 ? 0 : Int32(CShim_EV_READ))
+                setEvents(state & (Socket.readPaused | Socket.held) != 0 ? 0 : Int32(CShim_EV_READ))
             }
             if state & Socket.readPaused != 0 {
                 state &= ~Socket.readPaused
-                setEvents(Int32(CShim_EV_READ))
+                setEvents(state & Socket.held != 0 ? 0 : Int32(CShim_EV_READ))
             }
             drained()
         } else if state & Socket.writeArmed == 0 {
             // Short write: only now is the write watcher armed (Redis ae / uSockets habit).
             state |= Socket.writeArmed
-            let reading = state & (Socket.finishing | Socket.readPaused) == 0
+            let reading = state & (Socket.finishing | Socket.readPaused | Socket.held) == 0
             setEvents(Int32(CShim_EV_WRITE) | (reading ? Int32(CShim_EV_READ) : 0))
         }
+    }
+
+    /// Stops (`true`) or restarts (`false`) reading, independent of output backpressure: while
+    /// held, the peer's bytes wait in the kernel (TCP flow control slows the sender).
+    public final func holdReading(_ hold: Bool) {
+        guard !isClosed, state & (Socket.finishing | Socket.lingering) == 0 else { return }
+        if hold { state |= Socket.held } else { state &= ~Socket.held }
+        let reading = state & (Socket.readPaused | Socket.held) == 0
+        setEvents((state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0) | (reading ? Int32(CShim_EV_READ) : 0))
+    }
+
+    /// True while `holdReading(true)` is in effect.
+    public final var isReadingHeld: Bool { state & Socket.held != 0 }
+
+    /// Arms the write watcher although `output` is empty, for a layer that writes around the
+    /// buffer (`sendfile`) and got EAGAIN: `drained()` is called once the socket is writable.
+    public final func awaitWritable() {
+        guard !isClosed, state & Socket.writeArmed == 0 else { return }
+        state |= Socket.writeArmed
+        let reading = state & (Socket.finishing | Socket.readPaused | Socket.held) == 0
+        setEvents(Int32(CShim_EV_WRITE) | (reading ? Int32(CShim_EV_READ) : 0))
     }
 
     /// Lingering close: send FIN, then read and discard until the peer closes (or the deadline),

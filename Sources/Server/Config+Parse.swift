@@ -48,6 +48,15 @@ extension Config {
             guard s.utf8.count >= 16 else { throw bad("URL_SIGNING_SECRET", "is shorter than 16 bytes") }
             c.urlSigningSecret = s
         }
+        if let s = v["URL_SIGNING_SECRET_PREVIOUS"], !s.isEmpty {
+            let secrets = s.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
+            guard !secrets.contains(where: { $0.utf8.count < 16 }) else {
+                throw bad("URL_SIGNING_SECRET_PREVIOUS", "has a secret shorter than 16 bytes (or an empty one between commas)")
+            }
+            c.urlSigningSecretsPrevious = secrets
+        }
+        c.signedURLTTL = try int(v, "SIGNED_URL_TTL", c.signedURLTTL, 60...604_800, "seconds (60-604800, at most 7 days)")
+        c.maxArtifactBytes = Int64(try int(v, "MAX_ARTIFACT_BYTES", Int(c.maxArtifactBytes), 1...(1 << 40), "bytes (1-1099511627776)"))
         c.traceCompressionLevel = try int(v, "TRACE_COMPRESSION_LEVEL", c.traceCompressionLevel, 1...9, "a gzip level (1-9)")
         c.compressionThreads = try int(v, "COMPRESSION_THREADS", c.compressionThreads, 1...256, "a thread count (1-256)")
         if let s = v["LOG_LEVEL"] {

@@ -20,6 +20,12 @@ public struct Config: Sendable {
     public var apiKeys: [String] = []
     public var tokenSecret: String?
     public var urlSigningSecret: String?
+    /// Earlier signing secrets that still verify (key rotation); they never sign.
+    public var urlSigningSecretsPrevious: [String] = []
+    /// Lifetime of a signed download URL, seconds.
+    public var signedURLTTL = 3600
+    /// Largest artifact upload, bytes (413 beyond).
+    public var maxArtifactBytes: Int64 = 1 << 30
     public var traceCompressionLevel = 9
     public var compressionThreads = 2
     public var logLevel = "info"

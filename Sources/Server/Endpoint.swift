@@ -11,6 +11,14 @@ enum Endpoint: Sendable {
     case publishEvents
     case runEvents
     case multiplexed
+    case uploadArtifact
+    case listArtifacts
+    case getArtifact
+    case deleteArtifact
+    case downloadArtifact
+    case file
+    case filePreflight
+    case cleanupStats
 }
 
 extension Endpoint {
@@ -25,6 +33,15 @@ extension Endpoint {
         r.add(.post, "/api/tests/:runId/events", maxBody: config.eventMaxBytes, .publishEvents)
         r.add(.get, "/api/tests/:runId/events", maxBody: 0, .runEvents)
         r.add(.get, "/api/ws", maxBody: 0, .multiplexed)
+        // The upload body is streamed to disk (MAX_ARTIFACT_BYTES applies), never buffered.
+        r.add(.post, "/api/tests/:runId/artifacts", maxBody: 0, .uploadArtifact)
+        r.add(.get, "/api/tests/:runId/artifacts", maxBody: 0, .listArtifacts)
+        r.add(.get, "/api/tests/:runId/artifacts/:artifactId", maxBody: 0, .getArtifact)
+        r.add(.delete, "/api/tests/:runId/artifacts/:artifactId", maxBody: 0, .deleteArtifact)
+        r.add(.get, "/api/tests/:runId/artifacts/:artifactId/download", maxBody: 0, .downloadArtifact)
+        r.add(.get, "/files/:runId/:artifactId", maxBody: 0, .file)
+        r.add(.options, "/files/:runId/:artifactId", maxBody: 0, .filePreflight)
+        r.add(.get, "/api/cleanup/stats", maxBody: 0, .cleanupStats)
         return r
     }
 }

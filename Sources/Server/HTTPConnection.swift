@@ -7,8 +7,21 @@ import Reactor
 final class HTTPConnection: Socket {
     let ctx: LoopContext
     /// A request has begun (its head or body is incomplete): the header timeout runs.
-    private var inRequest = false
-    private var sentContinue = false
+    var inRequest = false
+    var sentContinue = false
+    /// 0: parsing requests; `Busy.uploading`: body bytes go to `session`; `Busy.waiting`: an
+    /// answer is being made off the loop (or a file is being sent) and later requests wait.
+    var busy: UInt8 = 0
+    enum Busy { static let uploading: UInt8 = 1, waiting: UInt8 = 2 }
+    /// The streamed upload in progress.
+    var session: UploadSession?
+    /// The file body being sent.
+    var transfer: FileTransfer?
+    /// Keep-alive and HEAD of the request whose answer is being made off the loop.
+    var asyncKeepAlive = true
+    var asyncHead = false
+    /// Set by shutdown: close once the answer in progress is written.
+    var closeWhenAnswered = false
 
     init(fd: Int32, ctx: LoopContext) {
         self.ctx = ctx
@@ -17,6 +30,7 @@ final class HTTPConnection: Socket {
     }
 
     override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        if busy != 0 { return busy == Busy.uploading ? session?.feed(bytes) ?? 0 : 0 }
         var offset = 0
         let total = bytes.count
         while offset < total {
@@ -35,6 +49,7 @@ final class HTTPConnection: Socket {
                 if used == 0 { beginRequest(); return offset } // body still arriving
                 offset += used
                 if isClosed || used < 0 { return total }
+                if busy != 0 { return offset } // later requests wait for this answer
                 inRequest = false
                 sentContinue = false
                 deadline = loop.now + ctx.idleTimeout
@@ -52,7 +67,13 @@ final class HTTPConnection: Socket {
     }
 
     override func timedOut() {
-        if inRequest {
+        if busy == Busy.uploading {
+            session?.connectionClosed()
+            session = nil
+            fail(408, code: "request_timeout", message: "the upload body stalled for \(ctx.idleTimeout) s")
+        } else if busy == Busy.waiting {
+            if transfer != nil { close() } else { deadline = loop.now + ctx.idleTimeout } // waiting on our disk
+        } else if inRequest {
             fail(408, code: "request_timeout", message: "the request was not received within \(ctx.headerTimeout) s")
             deadline = loop.now + ctx.headerTimeout // a peer that will not read the 408 is dropped
         } else {
@@ -93,6 +114,10 @@ final class HTTPConnection: Socket {
                  extraHeaders: "Allow: \(allow)\r\n", head: isHead, keepAlive: keep)
             return keep ? head.headLength : -1
         case .found(let endpoint, let maxBody, let params):
+            if case .uploadArtifact = endpoint {
+                ctx.requests += 1
+                return startUpload(head, buf, runId: params.bytes(0, in: path))
+            }
             var body = UnsafeMutableRawBufferPointer(start: nil, count: 0)
             var used = head.headLength
             if hasBody {
@@ -116,10 +141,13 @@ final class HTTPConnection: Socket {
                 history(head, buf, runId: params.bytes(0, in: path))
             case .publishEvents:
                 publish(head, buf, runId: params.bytes(0, in: path), body: UnsafeRawBufferPointer(body))
+            case .listArtifacts, .getArtifact, .deleteArtifact, .downloadArtifact, .cleanupStats, .file:
+                artifactRequest(endpoint, head, buf, path: path, params: params)
             default:
                 dispatch(endpoint, head, buf, body: body)
             }
             if isClosed { return -1 }
+            if busy != 0 { return used }
             if !head.keepAlive { finish(); return -1 }
             return used
         }
@@ -174,7 +202,7 @@ final class HTTPConnection: Socket {
     }
 
     /// `Expect: 100-continue` (RFC 9110 §10.1.1): say continue once, only when the body is wanted.
-    private func continueIfAsked(_ head: RequestHead) {
+    func continueIfAsked(_ head: RequestHead) {
         guard head.expectContinue, !sentContinue else { return }
         sentContinue = true
         prepareOutput()
@@ -213,6 +241,14 @@ final class HTTPConnection: Socket {
         case .metrics:
             var text = ctx.server.metricsText(now: now)
             text.withUTF8 { respond(200, "text/plain; version=0.0.4", UnsafeRawBufferPointer($0), head) }
+        case .uploadArtifact:
+            break // streamed, started before the body is read
+        case .listArtifacts, .getArtifact, .deleteArtifact, .downloadArtifact, .cleanupStats, .file:
+            break // need the route parameters: handled before dispatch
+        case .filePreflight:
+            ctx.writer.head(204, contentType: nil, contentLength: 0, keepAlive: head.keepAlive, now: now, into: &output)
+            output.append(string: ArtifactHTTP.preflight)
+            ctx.writer.endHead(into: &output)
         }
         markForFlush()
     }
@@ -266,5 +302,13 @@ final class HTTPConnection: Socket {
         t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), head) }
     }
 
-    override func didClose() { ctx.connections -= 1 }
+    override func drained() {
+        if transfer != nil { transfer!.pump() }
+    }
+
+    override func didClose() {
+        ctx.connections -= 1
+        if session != nil { session!.connectionClosed(); session = nil }
+        if transfer != nil { transfer!.cancel(); transfer = nil }
+    }
 }

@@ -69,7 +69,7 @@ final class LoopContext: PrepareHook {
 
     override func beforeFlush() {
         hubRef!._withUnsafeGuaranteedRef { $0.fanOut() }
-        if let end = stopWhenIdleAfter, loop.socketCount == 0 || loop.now >= end { loop.stop() }
+        if let end = stopWhenIdleAfter, (loop.socketCount == 0 && server.artifacts?.busy != true) || loop.now >= end { loop.stop() }
     }
 
     deinit {

@@ -16,6 +16,8 @@ public final class RunwireServer: @unchecked Sendable {
     let loop: EventLoop
     let pool: WorkerPool
     private var listener: Listener?
+    /// The artifact store, signer, compression pool and cleaner (after `start()`).
+    private(set) var artifacts: ArtifactService?
     private var context: LoopContext!
     private var signals: [OpaquePointer] = []
     private var lastProbe = 0.0
@@ -35,6 +37,7 @@ public final class RunwireServer: @unchecked Sendable {
 
     /// Binds the listener and starts the probes. Throws `ListenError` when the address is taken.
     public func start() throws {
+        artifacts = ArtifactService(config: config, loop: loop, disk: pool, logger: logger)
         context = LoopContext(loop: loop, server: self, config: config)
         let ctx = context!
         listener = try Listener(loop: loop, host: config.host, port: config.port, reusePort: config.reusePort) { fd in
@@ -43,6 +46,7 @@ public final class RunwireServer: @unchecked Sendable {
         port = listener!.port
         loop.onSweep = { [unowned self] now in self.sweep(now) }
         probe()
+        artifacts?.startUp()
         var mode = "embedded (no Redis)"
         if config.redisURL != nil { mode = "redis" }
         logger.info("listening", metadata: [
@@ -71,6 +75,7 @@ public final class RunwireServer: @unchecked Sendable {
         loop.run()
         for w in signals { CShim_signal_free(loop.raw, w) }
         signals.removeAll()
+        artifacts?.shutDown()
         pool.shutdown()
         logger.info("stopped", metadata: ["uptime": "\(uptime(Timestamp.now()))"])
     }
@@ -81,8 +86,9 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     /// Stops accepting, says goodbye to every connection (WebSockets get close 1001, HTTP
-    /// connections finish what they are writing), and ends the loop once all are closed or
-    /// after a grace period of 5 s.
+    /// connections finish what they are writing; uploads and file downloads in progress and
+    /// trace compressions are let finish), and ends the loop once all are done or after a
+    /// grace period of 5 s (then running compressions stop, left pending for the next start).
     private func shutdown() {
         guard listener != nil else { return }
         logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
@@ -91,11 +97,16 @@ public final class RunwireServer: @unchecked Sendable {
         let graceEnd = loop.now + 5
         loop.forEachSocket { s in
             if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
+            else if let h = s as? HTTPConnection, h.busy != 0 { h.closeWhenAnswered = true }
             else if s.output.isEmpty { s.close() } else { s.finish() }
         }
         context.stopWhenIdleAfter = graceEnd
         loop.onSweep = { [unowned self] now in
-            if now >= graceEnd { self.loop.forEachSocket { $0.close() }; self.loop.stop() }
+            if now >= graceEnd {
+                self.artifacts?.stopping.set()
+                self.loop.forEachSocket { $0.close() }
+                self.loop.stop()
+            }
         }
     }
 
@@ -110,6 +121,7 @@ public final class RunwireServer: @unchecked Sendable {
 
     private func sweep(_ now: Double) {
         if now - lastProbe >= 5 { probe() }
+        artifacts?.sweep(now: now)
         context.hub.registry.sweep(now: now)
     }
 
@@ -136,6 +148,43 @@ public final class RunwireServer: @unchecked Sendable {
         let centis = Int(((now - startTime) * 100).rounded())
         let frac = centis % 100
         return "\(centis / 100).\(frac < 10 ? "0" : "")\(frac)"
+    }
+
+    private func artifactMetrics() -> String {
+        guard let a = artifacts else { return "" }
+        var lines = """
+        # HELP runwire_artifact_uploads_total Artifacts stored by this instance.
+        # TYPE runwire_artifact_uploads_total counter
+        runwire_artifact_uploads_total \(a.uploadsTotal)
+        # HELP runwire_artifact_upload_bytes_total Bytes of artifacts stored by this instance.
+        # TYPE runwire_artifact_upload_bytes_total counter
+        runwire_artifact_upload_bytes_total \(a.uploadBytesTotal)
+        # HELP runwire_artifact_uploads_in_flight Uploads being received.
+        # TYPE runwire_artifact_uploads_in_flight gauge
+        runwire_artifact_uploads_in_flight \(a.uploadsInFlight)
+        # HELP runwire_trace_compressions_in_flight Trace compressions queued or running.
+        # TYPE runwire_trace_compressions_in_flight gauge
+        runwire_trace_compressions_in_flight \(a.compressionsInFlight)
+        # HELP runwire_trace_compressions_total Trace compressions finished, by outcome.
+        # TYPE runwire_trace_compressions_total counter
+
+        """
+        for k in a.compressionOutcomes.keys.sorted() { lines += "runwire_trace_compressions_total{outcome=\"\(k)\"} \(a.compressionOutcomes[k]!)\n" }
+        if let c = a.cleaner {
+            lines += """
+            # HELP runwire_cleanup_runs_total Retention passes this instance ran.
+            # TYPE runwire_cleanup_runs_total counter
+            runwire_cleanup_runs_total \(c.runs)
+            # HELP runwire_cleanup_skipped_total Passes skipped because another instance held the cleanup lock.
+            # TYPE runwire_cleanup_skipped_total counter
+            runwire_cleanup_skipped_total \(c.skipped)
+            # HELP runwire_cleanup_deleted_total Artifacts this instance deleted for age.
+            # TYPE runwire_cleanup_deleted_total counter
+            runwire_cleanup_deleted_total \(c.deleted)
+
+            """
+        }
+        return String(lines.dropLast())
     }
 
     func statsJSON(now: Double) -> String {
@@ -175,6 +224,7 @@ public final class RunwireServer: @unchecked Sendable {
         # HELP runwire_runs Runs held in memory.
         # TYPE runwire_runs gauge
         runwire_runs \(c.hub.registry.runs.count)
+        \(artifactMetrics())
         # HELP runwire_uptime_seconds Seconds since start.
         # TYPE runwire_uptime_seconds gauge
         runwire_uptime_seconds \(uptime(now))

@@ -49,6 +49,12 @@ struct Serve: ParsableCommand {
     var tokenSecret: String?
     @Option(name: .customLong("url-signing-secret"), help: ArgumentHelp("HMAC-SHA256 secret of signed URLs. [env URL_SIGNING_SECRET, default random per start]", valueName: "value"))
     var urlSigningSecret: String?
+    @Option(name: .customLong("url-signing-secret-previous"), help: ArgumentHelp("Comma-separated earlier signing secrets that still verify (rotation); they never sign. [env URL_SIGNING_SECRET_PREVIOUS, default unset]", valueName: "value"))
+    var urlSigningSecretPrevious: String?
+    @Option(name: .customLong("signed-url-ttl"), help: ArgumentHelp("Seconds a signed download URL stays valid (60-604800). [env SIGNED_URL_TTL, default 3600]", valueName: "value"))
+    var signedUrlTtl: String?
+    @Option(name: .customLong("max-artifact-bytes"), help: ArgumentHelp("Largest artifact upload in bytes (413 beyond). [env MAX_ARTIFACT_BYTES, default 1073741824]", valueName: "value"))
+    var maxArtifactBytes: String?
     @Option(name: .customLong("trace-compression-level"), help: ArgumentHelp("gzip level for traces (1-9). [env TRACE_COMPRESSION_LEVEL, default 9]", valueName: "value"))
     var traceCompressionLevel: String?
     @Option(name: .customLong("compression-threads"), help: ArgumentHelp("Worker threads of the compression pool. [env COMPRESSION_THREADS, default number of cores]", valueName: "value"))
@@ -107,6 +113,9 @@ struct Serve: ParsableCommand {
         if let apiKeys { flags["API_KEYS"] = apiKeys }
         if let tokenSecret { flags["TOKEN_SECRET"] = tokenSecret }
         if let urlSigningSecret { flags["URL_SIGNING_SECRET"] = urlSigningSecret }
+        if let urlSigningSecretPrevious { flags["URL_SIGNING_SECRET_PREVIOUS"] = urlSigningSecretPrevious }
+        if let signedUrlTtl { flags["SIGNED_URL_TTL"] = signedUrlTtl }
+        if let maxArtifactBytes { flags["MAX_ARTIFACT_BYTES"] = maxArtifactBytes }
         if let traceCompressionLevel { flags["TRACE_COMPRESSION_LEVEL"] = traceCompressionLevel }
         if let compressionThreads { flags["COMPRESSION_THREADS"] = compressionThreads }
         if let logLevel { flags["LOG_LEVEL"] = logLevel }
@@ -132,6 +141,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN) // a file size limit makes write() fail with EFBIG (507) instead of killing us
         let dotenv = String(contentsOfFile: ".env")
         let config: Config
         switch Config.load(dotenv: dotenv, environment: environmentVariables(), flags: flagValues(), insecure: insecure) {

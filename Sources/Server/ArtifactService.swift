@@ -1,0 +1,147 @@
+import Artifacts
+import CShim
+import Logging
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A flag set by one thread and polled by others (compression jobs check it between chunks).
+final class StopFlag: @unchecked Sendable {
+    private let lock = Lock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// The artifact side of a server: the store, the URL signer, the compression pool and the
+/// retention cleaner's schedule. Confined to the loop's thread (disk work goes to the worker
+/// pool, gzip to the compression pool; results come back through the loop's mailbox).
+final class ArtifactService: @unchecked Sendable {
+    let store: ArtifactStore
+    let signer: URLSigner
+    let loop: EventLoop
+    /// Blocking disk I/O (uploads, listings, stats, the cleaner).
+    let disk: WorkerPool
+    /// gzip of traces, COMPRESSION_THREADS threads of its own so a big trace never delays uploads.
+    let compressionPool: WorkerPool
+    let compressor: TraceCompressor
+    let logger: Logger
+    let publicURL: String
+    let signedURLTTL: Int
+    let maxBytes: Int64
+    let retentionDays: Int
+    /// Set at shutdown once the grace period is over: running compressions stop (left pending).
+    let stopping = StopFlag()
+
+    var uploadsInFlight = 0
+    var compressionsInFlight = 0
+    var uploadsTotal = 0
+    var uploadBytesTotal: Int64 = 0
+    var compressionOutcomes: [String: Int] = ["compressed": 0, "kept": 0, "failed": 0]
+    var cleaner: CleanerSchedule?
+
+    /// True while uploads or compressions are running (shutdown waits for them).
+    var busy: Bool { uploadsInFlight > 0 || compressionsInFlight > 0 }
+
+    init(config: Config, loop: EventLoop, disk: WorkerPool, logger: Logger) {
+        store = ArtifactStore(root: config.storageDir)
+        var secrets = [config.urlSigningSecret ?? Self.randomSecret()]
+        secrets += config.urlSigningSecretsPrevious
+        signer = URLSigner(secrets: secrets)
+        self.loop = loop
+        self.disk = disk
+        compressionPool = WorkerPool(threads: config.compressionThreads)
+        // Test-only fault injection, read here and nowhere else (README: "Trace compression").
+        let corrupt = getenv("RUNWIRE_TEST_CORRUPT_COMPRESSION").map { String(cString: $0) == "1" } ?? false
+        compressor = TraceCompressor(store: store, level: config.traceCompressionLevel, corruptForTesting: corrupt)
+        self.logger = logger
+        publicURL = config.publicURL
+        signedURLTTL = config.signedURLTTL
+        maxBytes = config.maxArtifactBytes
+        retentionDays = config.artifactRetentionDays
+        if config.enableArtifactCleanup {
+            cleaner = CleanerSchedule(service: self, config: config)
+        }
+        if corrupt { logger.warning("RUNWIRE_TEST_CORRUPT_COMPRESSION=1: every trace compression is corrupted on purpose (tests only)") }
+    }
+
+    private static func randomSecret() -> String {
+        var b = [UInt8](repeating: 0, count: 32)
+        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, 32) }
+        return Hex.encode(b)
+    }
+
+    /// Start-up: removes crash leftovers, then queues every trace still pending compression.
+    func startUp() {
+        let store = self.store
+        disk.submit(on: loop, { () -> (Int, [ArtifactMetadata]) in
+            let removed = store.removeLeftovers(atStartup: true)
+            var pending: [ArtifactMetadata] = []
+            store.forEach { m in
+                if m.compression == .pending { pending.append(m) }
+                return true
+            }
+            return (removed, pending)
+        }) { [self] removed, pending in
+            if removed > 0 || !pending.isEmpty {
+                logger.info("artifact store recovered", metadata: ["leftoversRemoved": "\(removed)", "compressionsResumed": "\(pending.count)"])
+            }
+            for m in pending { compress(m) }
+        }
+    }
+
+    /// Queues background compression of a trace.
+    func compress(_ m: ArtifactMetadata) {
+        compressionsInFlight += 1
+        let compressor = self.compressor, stopping = self.stopping
+        let runId = m.runId, id = m.id
+        compressionPool.submit(on: loop, { compressor.run(runId: runId, id: id, shouldStop: { stopping.isSet }) }) { [self] outcome in
+            compressionsInFlight -= 1
+            switch outcome {
+            case .compressed(let original, let stored):
+                compressionOutcomes["compressed", default: 0] += 1
+                logger.info("trace compressed", metadata: ["runId": "\(runId)", "id": "\(id)", "size": "\(original)", "stored": "\(stored)"])
+            case .kept(let original, let compressed):
+                compressionOutcomes["kept", default: 0] += 1
+                logger.info("trace kept uncompressed (saves < 5 %)", metadata: ["runId": "\(runId)", "id": "\(id)", "size": "\(original)", "gzip": "\(compressed)"])
+            case .failed(let why):
+                compressionOutcomes["failed", default: 0] += 1
+                logger.error("trace compression failed; the original stays", metadata: ["runId": "\(runId)", "id": "\(id)", "reason": "\(why)"])
+            case .skipped, .cancelled:
+                break
+            }
+        }
+    }
+
+    /// A finished upload: counts it and queues a trace for compression.
+    func uploaded(_ m: ArtifactMetadata) {
+        uploadsTotal += 1
+        uploadBytesTotal += m.size
+        if m.compression == .pending { compress(m) }
+    }
+
+    /// The signed URL for an artifact and its expiry (unix seconds).
+    func signedURL(runId: String, id: String, now: Double) -> (url: String, expires: Int64) {
+        let expires = Int64(now) + Int64(signedURLTTL)
+        let path = "/files/\(runId)/\(id)"
+        return ("\(publicURL)\(path)?expires=\(expires)&signature=\(signer.sign(path: path, expires: expires))", expires)
+    }
+
+    /// Called on every sweep tick.
+    func sweep(now: Double) { cleaner?.tick(now: now) }
+
+    /// After the loop ended: stops compressions and joins the compression pool.
+    func shutDown() {
+        stopping.set()
+        cleaner?.close()
+        compressionPool.shutdown()
+    }
+
+    /// `/api/cleanup/stats` text for `s`.
+    func statsJSON(_ s: StoreStats) -> String {
+        let hundredths = (s.totalStorageBytes * 100 + 524_288) / 1_048_576
+        let frac = hundredths % 100
+        return "{\"retentionDays\":\(retentionDays),\"artifactsPendingDeletion\":\(s.artifactsPendingDeletion),\"totalArtifacts\":\(s.totalArtifacts),\"totalStorageBytes\":\(s.totalStorageBytes),\"totalStorageMB\":\"\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)\"}"
+    }
+}

@@ -1,0 +1,95 @@
+import HTTP1
+import Reactor
+
+/// Answers made off the loop (disk work on the worker pool): the connection stops reading,
+/// the answer is written when the job's result comes back, and then the requests that arrived
+/// meanwhile are parsed from the input buffer, in order.
+extension HTTPConnection {
+    /// Marks the current request's answer as pending.
+    func beginAsync(_ head: RequestHead) {
+        busy = Busy.waiting
+        asyncKeepAlive = head.keepAlive
+        asyncHead = head.method == .head
+        holdReading(true)
+    }
+
+    /// Writes the pending answer as JSON, then goes on with later requests.
+    func answerAsync(_ status: Int, json: String) {
+        guard !isClosed else { return }
+        respond(status, json: json, keepAlive: asyncKeepAlive && !closeWhenAnswered, isHead: asyncHead)
+        resumeRequests()
+    }
+
+    /// Writes the pending answer with no body (204, 302), `extraHeaders` included.
+    func answerAsyncEmpty(_ status: Int, extraHeaders: String = "") {
+        guard !isClosed else { return }
+        prepareOutput()
+        ctx.writer.head(status, contentType: nil, contentLength: 0, keepAlive: asyncKeepAlive && !closeWhenAnswered, now: loop.now, into: &output)
+        output.append(string: extraHeaders)
+        ctx.writer.endHead(into: &output)
+        markForFlush()
+        resumeRequests()
+    }
+
+    /// Writes the pending answer as an error; `close` when the request's body was not consumed.
+    func failAsync(_ status: Int, code: String, message: String, close: Bool = false, extraHeaders: String = "") {
+        guard !isClosed else { return }
+        let keep = asyncKeepAlive && !close && !closeWhenAnswered
+        fail(status, code: code, message: message, extraHeaders: extraHeaders, head: asyncHead, keepAlive: keep)
+        if keep { resumeRequests() }
+    }
+
+    /// A JSON response with explicit keep-alive (answers made off the loop).
+    func respond(_ status: Int, json text: String, keepAlive: Bool, isHead: Bool) {
+        var t = text
+        prepareOutput()
+        t.withUTF8 { b in
+            ctx.writer.head(status, contentType: "application/json", contentLength: b.count, keepAlive: keepAlive, now: loop.now, into: &output)
+            ctx.writer.endHead(into: &output)
+            if !isHead { output.append(UnsafeRawBufferPointer(b)) }
+        }
+        markForFlush()
+    }
+
+    /// The file body went out completely.
+    func transferFinished() {
+        transfer = nil
+        resumeRequests()
+    }
+
+    /// Back to parsing: closes when the answer said so, else parses what arrived meanwhile.
+    func resumeRequests() {
+        busy = 0
+        session = nil
+        inRequest = false
+        sentContinue = false
+        if !asyncKeepAlive || closeWhenAnswered { finish(); return }
+        deadline = loop.now + ctx.idleTimeout
+        resumeReading()
+    }
+
+    /// Reads again and offers the bytes that waited in the input buffer.
+    func resumeReading() {
+        holdReading(false)
+        guard !input.isEmpty, !isClosed else { return }
+        let used = received(input.readable)
+        if !isClosed {
+            input.consume(used)
+            input.releaseIfEmpty()
+        }
+    }
+}
+
+/// Carries a loop-confined value through a `@Sendable` closure that hands it back to the same
+/// loop (the worker pool's completion runs on the submitting loop's thread).
+struct LoopBound<T>: @unchecked Sendable {
+    let value: T
+}
+
+extension HTTPConnection {
+    /// Runs `work` on the worker pool, then `then` with its result on this connection's loop.
+    func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+        let box = LoopBound(value: then)
+        ctx.server.pool.submit(on: loop, work) { result in box.value(result) }
+    }
+}

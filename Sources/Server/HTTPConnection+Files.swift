@@ -1,0 +1,111 @@
+import Artifacts
+import HTTP1
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `GET`/`HEAD /files/{runId}/{artifactId}?expires=&signature=`: the signed download.
+///
+/// The signature is checked on the loop (one HMAC); the metadata read and the `open` run on
+/// the worker pool; the body goes out with `sendfile` or, for a gzip-stored trace and a client
+/// without gzip, inflated on the pool (`FileTransfer`). Only ids matching the id rule reach
+/// the store, and the store builds every path itself, so no request names a file outside it.
+extension HTTPConnection {
+    func serveFile(_ head: RequestHead, _ raw: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, params: RouteParams) {
+        let service = ctx.server.artifacts!
+        let isHead = head.method == .head
+        func refuse(_ status: Int, _ code: String, _ message: String) {
+            fail(status, code: code, message: message, extraHeaders: ArtifactHTTP.cors, head: isHead, keepAlive: head.keepAlive)
+        }
+        guard let runId = RunID.parse(params.bytes(0, in: path)), let id = RunID.parse(params.bytes(1, in: path)) else {
+            return refuse(400, "invalid_id", "runId and artifactId must match [A-Za-z0-9_.-]{1,128}")
+        }
+        let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        switch service.signer.verify(path: "/files/\(runId)/\(id)", expires: query.string("expires"),
+                                     signature: query.string("signature"), now: Timestamp.now()) {
+        case .missing: return refuse(403, "signature_required", "this file needs a signed URL (GET …/artifacts/{id}/download)")
+        case .invalid: return refuse(403, "invalid_signature", "the URL's signature does not match (altered, or signed with an unknown key)")
+        case .expired: return refuse(410, "url_expired", "the signed URL has expired; ask for a new one")
+        case .valid: break
+        }
+        let slots = UnsafeBufferPointer(ctx.slots)
+        func header(_ name: StaticString) -> String? {
+            head.header(name, in: raw, slots: slots).map { String(decoding: $0, as: UTF8.self) }
+        }
+        let request = FileRequest(range: header("range"), ifNoneMatch: header("if-none-match"),
+                                  acceptsGzip: ArtifactHTTP.acceptsGzip(header("accept-encoding")), isHead: isHead)
+        let store = service.store
+        beginAsync(head)
+        offLoop({ store.open(runId, id) }) { [self] opened in
+            guard let opened else {
+                return failAsync(404, code: "artifact_not_found", message: "no artifact \(id) in run \(runId)", extraHeaders: ArtifactHTTP.cors)
+            }
+            guard !isClosed else { Glibc.close(opened.fd); return }
+            startFile(opened.fd, opened.meta, storedSize: opened.size, request)
+        }
+    }
+
+    struct FileRequest: Sendable {
+        let range: String?
+        let ifNoneMatch: String?
+        let acceptsGzip: Bool
+        let isHead: Bool
+    }
+
+    /// Writes the head and starts the body (or answers 304/416).
+    private func startFile(_ fd: Int32, _ m: ArtifactMetadata, storedSize: Int64, _ r: FileRequest) {
+        let gzipStored = m.encoding == .gzip
+        let passthrough = gzipStored && r.acceptsGzip && r.range == nil
+        let etag = "\"\(m.sha256.prefix(32))\(passthrough ? "-gzip" : "")\""
+        let type = ArtifactHTTP.contentType(name: m.name, kind: m.kind)
+        var headers = "Content-Type: \(type)\r\nETag: \(etag)\r\nAccept-Ranges: bytes\r\nContent-Disposition: \(ArtifactHTTP.contentDisposition(name: m.name, contentType: type))\r\n"
+        headers += "Cache-Control: private, no-transform\r\nX-Content-Type-Options: nosniff\r\n" + ArtifactHTTP.cors
+        if gzipStored { headers += "Vary: Accept-Encoding\r\n" }
+        let keepAlive = asyncKeepAlive && !closeWhenAnswered
+        func writeHead(_ status: Int, length: Int64, extra: String = "") {
+            prepareOutput()
+            ctx.writer.head(status, contentType: nil, contentLength: Int(length), keepAlive: keepAlive, now: loop.now, into: &output)
+            output.append(string: headers + extra)
+            ctx.writer.endHead(into: &output)
+            markForFlush()
+        }
+        if ArtifactHTTP.matches(ifNoneMatch: r.ifNoneMatch, etag: etag) {
+            Glibc.close(fd)
+            prepareOutput()
+            ctx.writer.head(304, contentType: nil, contentLength: 0, keepAlive: keepAlive, now: loop.now, into: &output)
+            output.append(string: "ETag: \(etag)\r\nCache-Control: private, no-transform\r\n" + ArtifactHTTP.cors)
+            ctx.writer.endHead(into: &output)
+            markForFlush()
+            return resumeRequests()
+        }
+        var first: Int64 = 0, length = m.size
+        if passthrough {
+            length = storedSize
+            writeHead(200, length: length, extra: "Content-Encoding: gzip\r\n")
+        } else {
+            switch ArtifactHTTP.range(r.range, size: m.size) {
+            case .whole:
+                writeHead(200, length: length)
+            case .part(let a, let b):
+                first = a
+                length = b - a + 1
+                writeHead(206, length: length, extra: "Content-Range: bytes \(a)-\(b)/\(m.size)\r\n")
+            case .unsatisfiable:
+                Glibc.close(fd)
+                return failAsync(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
+                                 extraHeaders: "Content-Range: bytes */\(m.size)\r\n" + ArtifactHTTP.cors)
+            }
+        }
+        if r.isHead || length == 0 {
+            Glibc.close(fd)
+            return resumeRequests()
+        }
+        if gzipStored && !passthrough {
+            transfer = FileTransfer(conn: self, gzipFD: fd, first: first, length: length)
+        } else {
+            transfer = FileTransfer(conn: self, fd: fd, offset: first, end: first + length)
+        }
+        // The head is queued: `drained()` starts the body once it is written.
+    }
+}

@@ -1,0 +1,197 @@
+import Artifacts
+import HTTP1
+import Reactor
+
+/// One streamed artifact upload on an HTTP connection.
+///
+/// Body bytes (Content-Length or chunked, RFC 9112 §6.3 and §7.1) are copied from the loop's
+/// receive buffer into a 1 MiB chunk; a worker job writes a full chunk while the next one fills.
+/// When both are busy the connection stops reading (backpressure: TCP slows the sender), so an
+/// upload holds at most two chunks whatever its size. Jobs run one at a time, in order: open,
+/// write, write, …, commit. A body that breaks off, passes the limit or hits a full disk is
+/// aborted: its temp file is removed and nothing becomes visible.
+final class UploadSession: @unchecked Sendable { // confined to the loop's thread
+    static let chunkSize = 1 << 20
+
+    private var conn: HTTPConnection?
+    private let service: ArtifactService
+    private let runId: String, name: String, kind: String
+    private let chunked: Bool
+    private var decoder = ChunkedDecoder()
+    private var remaining: Int64
+    private var received: Int64 = 0
+    private var filling = ByteChunk(capacity: UploadSession.chunkSize)
+    private var spare = ByteChunk(capacity: UploadSession.chunkSize)
+    private var upload: ArtifactUpload?
+    private var jobRunning = false
+    private(set) var bodyDone = false
+    /// Finished (committed) or aborted: no more jobs.
+    private var ended = false
+
+    init(conn: HTTPConnection, service: ArtifactService, runId: String, name: String, kind: String, head: RequestHead) {
+        self.conn = conn
+        self.service = service
+        self.runId = runId
+        self.name = name
+        self.kind = kind
+        chunked = head.chunked
+        remaining = head.chunked ? 0 : max(0, head.contentLength)
+        bodyDone = !head.chunked && remaining == 0
+        service.uploadsInFlight += 1
+        pump()
+    }
+
+    private var loop: EventLoop { service.loop }
+
+    /// Takes body bytes from the front of `bytes`; returns how many were used. Stops at the end
+    /// of the body (what follows is the next request) or when both chunks are full.
+    func feed(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard !ended, !bodyDone, let base = bytes.baseAddress else { return 0 }
+        var at = 0
+        if chunked {
+            while at < bytes.count && !bodyDone {
+                let limit = min(bytes.count - at, filling.free)
+                if limit == 0 { break }
+                switch decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + limit)])) {
+                case .data(let s, let c, let consumed):
+                    filling.append(base + at + s, c)
+                    received += Int64(c)
+                    at += consumed
+                case .needMore(let consumed):
+                    at += consumed
+                case .end(let consumed):
+                    at += consumed
+                    bodyDone = true
+                case .invalid(let e):
+                    fail(e.status, e.code, e.message)
+                    return bytes.count
+                }
+                if received > service.maxBytes { break }
+            }
+        } else {
+            let n = Int(min(remaining, Int64(bytes.count), Int64(filling.free)))
+            filling.append(base, n)
+            remaining -= Int64(n)
+            received += Int64(n)
+            at = n
+            bodyDone = remaining == 0
+        }
+        if received > service.maxBytes {
+            fail(413, "body_too_large", "the artifact exceeds MAX_ARTIFACT_BYTES (\(service.maxBytes) bytes)")
+            return bytes.count
+        }
+        conn?.deadline = loop.now + (conn?.ctx.idleTimeout ?? 60)
+        // Full chunks or a complete body: read nothing more until the disk has caught up.
+        if bodyDone || at < bytes.count { conn?.holdReading(true) }
+        pump()
+        return at
+    }
+
+    /// Starts the next job when none is running: open, then write what has filled, then commit.
+    private func pump() {
+        guard !jobRunning, !ended else { return }
+        guard let upload else {
+            jobRunning = true
+            let store = service.store, runId = self.runId, name = self.name, kind = self.kind
+            service.disk.submit(on: loop, { () -> Result<ArtifactUpload, StoreError> in
+                do { return .success(try store.beginUpload(runId: runId, name: name, kind: kind)) } catch {
+                    return .failure(error as? StoreError ?? .io("\(error)"))
+                }
+            }) { [self] result in
+                jobRunning = false
+                switch result {
+                case .success(let u):
+                    upload = u
+                    if ended { discard(); return }
+                    pump()
+                case .failure(let e): storeFailed(e)
+                }
+            }
+            return
+        }
+        if filling.count > 0 {
+            swap(&filling, &spare)
+            let chunk = spare
+            jobRunning = true
+            service.disk.submit(on: loop, { () -> StoreError? in
+                do { try upload.write(chunk.bytes); return nil } catch { return error as? StoreError ?? .io("\(error)") }
+            }) { [self] error in
+                jobRunning = false
+                chunk.count = 0
+                if ended { discard(); return }
+                if let error { storeFailed(error); return }
+                pump()
+                if !bodyDone, let c = conn, c.isReadingHeld { c.resumeReading() }
+            }
+            return
+        }
+        guard bodyDone else { return }
+        jobRunning = true
+        service.disk.submit(on: loop, { () -> Result<ArtifactMetadata, StoreError> in
+            do { return .success(try upload.commit()) } catch { return .failure(error as? StoreError ?? .io("\(error)")) }
+        }) { [self] result in
+            jobRunning = false
+            end()
+            switch result {
+            case .success(let meta):
+                service.uploaded(meta)
+                conn?.answerAsync(201, json: meta.apiJSON)
+            case .failure(let e):
+                conn?.failAsync(Self.status(e), code: Self.code(e), message: "the upload could not be stored: \(e)", close: true)
+            }
+            conn = nil
+        }
+    }
+
+    static func status(_ e: StoreError) -> Int {
+        switch e {
+        case .insufficientStorage: return 507
+        case .notFound: return 404
+        case .io: return 500
+        }
+    }
+
+    static func code(_ e: StoreError) -> String {
+        switch e {
+        case .insufficientStorage: return "insufficient_storage"
+        case .notFound: return "not_found"
+        case .io: return "storage_error"
+        }
+    }
+
+    private func storeFailed(_ e: StoreError) {
+        service.logger.warning("artifact upload failed", metadata: ["runId": "\(runId)", "error": "\(e)"])
+        fail(Self.status(e), Self.code(e), "the upload could not be stored: \(e)")
+    }
+
+    /// Answers an error (closing: the rest of the body is not read) and removes the upload.
+    private func fail(_ status: Int, _ code: String, _ message: String) {
+        guard !ended else { return }
+        end()
+        if !jobRunning { discard() }
+        conn?.failAsync(status, code: code, message: message, close: true)
+        conn = nil
+    }
+
+    /// The connection closed (peer gone, timeout, shutdown). A body that had not fully arrived
+    /// is aborted; a complete one is still committed (only the answer is lost).
+    func connectionClosed() {
+        conn = nil
+        guard !ended, !bodyDone else { return }
+        end()
+        if !jobRunning { discard() }
+    }
+
+    /// Removes the temp file on the worker pool (the running job, if any, has finished).
+    private func discard() {
+        guard let u = upload else { return }
+        upload = nil
+        service.disk.enqueue { u.abort() }
+    }
+
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        service.uploadsInFlight -= 1
+    }
+}
