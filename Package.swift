@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
     ]
 )

@@ -106,12 +106,27 @@ public final class ArtifactStore: Sendable {
         try FileIO.writeAtomically(m.fileJSON, to: metadataPath(m.runId, m.id), dir: runDir(m.runId), tempName: tempName())
     }
 
-    /// Deletes an artifact (metadata first, so it leaves listings at once). False when absent.
+    /// The lock file a compression holds (`flock`) while it works on an artifact.
+    func lockPath(_ runId: String, _ id: String) -> String { "\(runDir(runId))/\(id).lock" }
+    /// Present while an artifact is being deleted: a running compression sees it and stops.
+    func tombstonePath(_ runId: String, _ id: String) -> String { "\(runDir(runId))/\(id).deleting" }
+
+    /// Deletes an artifact. False when it did not exist.
+    ///
+    /// It waits for the artifact's compression lock, so a compression finishing at the same
+    /// moment can never write the metadata back after it was removed; the tombstone makes a
+    /// running compression stop within one chunk rather than run to its end.
     @discardableResult
     public func delete(_ runId: String, _ id: String) -> Bool {
+        let tomb = Glibc.open(tombstonePath(runId, id), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        let lock = Glibc.open(lockPath(runId, id), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lock >= 0 { while flock(lock, LOCK_EX) != 0 && errno == EINTR {} }
         let gone = unlink(metadataPath(runId, id)) == 0
         unlink(dataPath(runId, id, .identity))
         unlink(dataPath(runId, id, .gzip))
+        if lock >= 0 { unlink(lockPath(runId, id)); close(lock) }
+        if tomb >= 0 { close(tomb) }
+        unlink(tombstonePath(runId, id))
         if gone { rmdir(runDir(runId)) } // only succeeds once the run has nothing left
         return gone
     }
@@ -141,7 +156,7 @@ public final class ArtifactStore: Sendable {
                         remove = pid == getpid() ? atStartup : (kill(pid, 0) != 0 && errno == ESRCH)
                     }
                     remove = remove || stale
-                } else if name.hasSuffix(".data") || name.hasSuffix(".gz") || name.hasSuffix(".lock") {
+                } else if name.hasSuffix(".data") || name.hasSuffix(".gz") || name.hasSuffix(".lock") || name.hasSuffix(".deleting") {
                     remove = stale && !metas.contains(name.split(separator: ".")[0])
                 }
                 if remove && unlink(path) == 0 { removed += 1 }

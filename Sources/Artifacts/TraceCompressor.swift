@@ -41,7 +41,8 @@ public struct TraceCompressor: Sendable {
 
     /// Compresses one pending artifact; `shouldStop` is polled between chunks.
     public func run(runId: String, id: String, shouldStop: @Sendable () -> Bool = { false }) -> Outcome {
-        let lockPath = "\(store.runDir(runId))/\(id).lock"
+        let lockPath = store.lockPath(runId, id)
+        let tombstone = store.tombstonePath(runId, id)
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { return .skipped }
         defer { close(lock) }
@@ -50,7 +51,9 @@ public struct TraceCompressor: Sendable {
         recover(runId: runId, id: id)
         guard var meta = store.metadata(runId, id), meta.compression == .pending, meta.encoding == .identity else { return .skipped }
         let temp = "\(store.runDir(runId))/\(store.tempName())"
-        let result = compress(from: store.dataPath(runId, id, .identity), to: temp, shouldStop: shouldStop)
+        let result = compress(from: store.dataPath(runId, id, .identity), to: temp, shouldStop: {
+            shouldStop() || access(tombstone, F_OK) == 0 // being deleted: let the delete go ahead
+        })
         let compressedSize: Int64
         switch result {
         case .success(let n): compressedSize = n
