@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+@testable import Artifacts
+@testable import Server
+
+@Suite("Signed artifact downloads over loopback")
+struct ArtifactDownloadTests {
+    static let secret = "current-secret-0123456789"
+
+    @Test func signedURLValidAlteredExpiredAndRotated() throws {
+        let s = try TestServer(["URL_SIGNING_SECRET": Self.secret, "URL_SIGNING_SECRET_PREVIOUS": "previous-secret-0123456789",
+                                "PUBLIC_URL": "https://files.example.test/"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let a = try api.upload("r1", noise(1000), name: "a.png", kind: "screenshot").json["id"] as! String
+        let b = try api.upload("r1", noise(10), name: "b.png").json["id"] as! String
+        let link = try api.request("GET", "/api/tests/r1/artifacts/\(a)/download")
+        let url = try #require(link.json["url"] as? String)
+        #expect(url.hasPrefix("https://files.example.test/files/r1/\(a)?expires="))
+        #expect(link.json["expiresIn"] as? Int == 3600)
+        let expiresAt = try #require(ISOTime.parse(link.json["expiresAt"] as? String ?? ""))
+        #expect(abs(expiresAt - Date().timeIntervalSince1970 - 3600) < 5)
+        let target = try api.signedTarget("r1", a)
+        #expect(try api.request("GET", target).status == 200)
+        let q = URLComponents(string: "http://x" + target)!.queryItems!
+        let expires = q.first { $0.name == "expires" }!.value!, sig = q.first { $0.name == "signature" }!.value!
+        #expect(sig.range(of: "^[0-9a-f]{72}$", options: .regularExpression) != nil)
+        // Altered path, expiry, signature; missing signature.
+        #expect(try api.request("GET", "/files/r1/\(b)?expires=\(expires)&signature=\(sig)").errorCode == "invalid_signature")
+        #expect(try api.request("GET", "/files/r1/\(a)?expires=\(Int(expires)! + 1)&signature=\(sig)").status == 403)
+        let flipped = String(sig.dropLast()) + (sig.last == "0" ? "1" : "0")
+        #expect(try api.request("GET", "/files/r1/\(a)?expires=\(expires)&signature=\(flipped)").status == 403)
+        #expect(try api.request("GET", "/files/r1/\(a)").errorCode == "signature_required")
+        // Expired (genuine signature, past expiry): 410.
+        let past = Int64(Date().timeIntervalSince1970) - 10
+        let old = URLSigner(secrets: [Self.secret]).sign(path: "/files/r1/\(a)", expires: past)
+        let gone = try api.request("GET", "/files/r1/\(a)?expires=\(past)&signature=\(old)")
+        #expect(gone.status == 410 && gone.errorCode == "url_expired")
+        // Rotation: signed by the previous secret still verifies; an unknown key does not.
+        let future = Int64(Date().timeIntervalSince1970) + 600
+        let prev = URLSigner(secrets: ["previous-secret-0123456789"]).sign(path: "/files/r1/\(a)", expires: future)
+        #expect(try api.request("GET", "/files/r1/\(a)?expires=\(future)&signature=\(prev)").status == 200)
+        let stranger = URLSigner(secrets: ["someone-elses-secret-000"]).sign(path: "/files/r1/\(a)", expires: future)
+        #expect(try api.request("GET", "/files/r1/\(a)?expires=\(future)&signature=\(stranger)").status == 403)
+        // Redirect form.
+        let redirect = try api.request("GET", "/api/tests/r1/artifacts/\(a)/download?redirect=1")
+        #expect(redirect.status == 302 && redirect.header("Location")?.hasPrefix("https://files.example.test/files/r1/\(a)?") == true)
+    }
+
+    @Test func traversalAttemptsNeverReachOtherFiles() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        _ = try api.upload("r1", [1, 2, 3])
+        for target in ["/files/../../etc/passwd", "/files/r1/..", "/files/..%2f..%2fetc/passwd", "/files/%2e%2e/passwd",
+                       "/files/r1/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/files//etc/passwd", "/files/r1/a/../../../etc/passwd",
+                       "/files/r1/..?expires=1&signature=00", "//etc/passwd", "/files/r1/.%00",
+                       "/api/tests/../artifacts", "/api/tests/r1/artifacts/..%2F..%2F..%2Fetc%2Fpasswd/download"] {
+            let r = try api.request("GET", target)
+            #expect([400, 403, 404].contains(r.status), "\(target) → \(r.status)")
+            #expect(!r.text.contains("root:"), "\(target) leaked a file")
+        }
+        #expect(try api.request("GET", "/files/r1/..").errorCode == "invalid_id")
+    }
+
+    @Test func rangesHeadETagAndCORS() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(10_000)
+        let id = try api.upload("r1", bytes, name: "video.webm", kind: "video").json["id"] as! String
+        let t = try api.signedTarget("r1", id)
+        let whole = try api.request("GET", t)
+        #expect(whole.status == 200 && whole.body == bytes && whole.header("Accept-Ranges") == "bytes")
+        #expect(whole.header("Content-Type") == "video/webm" && whole.header("Access-Control-Allow-Origin") == "*")
+        #expect(whole.header("Content-Disposition")?.contains("filename=\"video.webm\"") == true)
+        let first = try api.request("GET", t, headers: ["Range: bytes=0-99"])
+        #expect(first.status == 206 && first.body == Array(bytes[0..<100]) && first.header("Content-Range") == "bytes 0-99/10000")
+        let last = try api.request("GET", t, headers: ["Range: bytes=-100"])
+        #expect(last.status == 206 && last.body == Array(bytes[9900...]) && last.header("Content-Range") == "bytes 9900-9999/10000")
+        let open = try api.request("GET", t, headers: ["Range: bytes=9000-"])
+        #expect(open.status == 206 && open.body == Array(bytes[9000...]))
+        let clipped = try api.request("GET", t, headers: ["Range: bytes=9990-20000"])
+        #expect(clipped.status == 206 && clipped.body == Array(bytes[9990...]))
+        let bad = try api.request("GET", t, headers: ["Range: bytes=10000-"])
+        #expect(bad.status == 416 && bad.header("Content-Range") == "bytes */10000")
+        let head = try api.request("HEAD", t)
+        #expect(head.status == 200 && head.header("Content-Length") == "10000" && head.body.isEmpty)
+        let etag = try #require(whole.header("ETag"))
+        let cached = try api.request("GET", t, headers: ["If-None-Match: \(etag)"])
+        #expect(cached.status == 304 && cached.body.isEmpty && cached.header("ETag") == etag)
+        #expect(try api.request("GET", t, headers: ["If-None-Match: \"other\""]).status == 200)
+        let pre = try api.request("OPTIONS", String(t.prefix { $0 != "?" }), headers: ["Origin: https://trace.playwright.dev", "Access-Control-Request-Method: GET"])
+        #expect(pre.status == 204 && pre.header("Access-Control-Allow-Origin") == "*" && pre.header("Access-Control-Allow-Methods")?.contains("GET") == true)
+        #expect(pre.header("Access-Control-Allow-Headers")?.contains("Range") == true)
+        // Keep-alive: several downloads on one connection, answered in order.
+        let c = try TestClient(port: s.port)
+        try c.send("GET \(t) HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\nGET \(t) HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try c.exchange().body == [bytes[0]])
+        #expect(try c.exchange().json["status"] as? String == "ok")
+        #expect(try c.exchange().body == bytes)
+    }
+
+    @Test func compressedTraceServedAsGzipOrInflated() throws {
+        let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = traceText(3 << 20)
+        let id = try api.upload("t1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        #expect(eventually(timeout: 30) { storeFiles(s.storage, "t1") == ["\(id).gz", "\(id).json"] })
+        let t = try api.signedTarget("t1", id)
+        let gz = try api.request("GET", t, headers: ["Accept-Encoding: gzip, deflate"])
+        #expect(gz.status == 200 && gz.header("Content-Encoding") == "gzip" && gz.header("Vary") == "Accept-Encoding")
+        #expect(gz.body.count < bytes.count / 5)
+        #expect(gunzip(gz.body) == bytes)
+        let plain = try api.request("GET", t)
+        #expect(plain.status == 200 && plain.header("Content-Encoding") == nil && plain.body == bytes)
+        let refused = try api.request("GET", t, headers: ["Accept-Encoding: gzip;q=0, identity"])
+        #expect(refused.header("Content-Encoding") == nil && refused.body == bytes)
+        let part = try api.request("GET", t, headers: ["Range: bytes=1000000-1000999", "Accept-Encoding: gzip"])
+        #expect(part.status == 206 && part.header("Content-Encoding") == nil && part.body == Array(bytes[1_000_000..<1_001_000]))
+        #expect(gz.header("ETag") != plain.header("ETag"))
+        // The API still reports the original.
+        let meta = try api.request("GET", "/api/tests/t1/artifacts/\(id)").json
+        #expect(meta["size"] as? Int == bytes.count && meta["sha256"] as? String == sha256Hex(bytes))
+    }
+}
