@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+@testable import Artifacts
+@testable import Server
+
+@Suite("Trace compression, retention and shutdown with real processes")
+struct ArtifactBackgroundTests {
+    @Test func corruptedCompressionLeavesTheOriginalServed() throws {
+        let storage = NSTemporaryDirectory() + "runwire-corrupt-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let p = try ServerProcess(["--port", "0"], env: ["STORAGE_DIR": storage, "RUNWIRE_TEST_CORRUPT_COMPRESSION": "1"])
+        try p.waitListening()
+        let api = ArtifactAPI(port: p.port)
+        let bytes = traceText(1 << 20)
+        let id = try api.upload("c1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        #expect(eventually(timeout: 20) { (try? api.metric("runwire_trace_compressions_total{outcome=\"failed\"}")) == 1 })
+        #expect(storeFiles(storage, "c1") == ["\(id).data", "\(id).json"])
+        let got = try api.request("GET", try api.signedTarget("c1", id), headers: ["Accept-Encoding: gzip"])
+        #expect(got.status == 200 && got.header("Content-Encoding") == nil && got.body == bytes)
+        p.signal(SIGTERM)
+        #expect(p.waitExit() == 0)
+        #expect(p.log.contains("trace compression failed"))
+    }
+
+    @Test func killedMidCompressionFinishesAfterRestart() throws {
+        let storage = NSTemporaryDirectory() + "runwire-kill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let env = ["STORAGE_DIR": storage, "COMPRESSION_THREADS": "1", "TRACE_COMPRESSION_LEVEL": "9"]
+        let bytes = traceText(48 << 20)
+        var id = ""
+        do {
+            let p = try ServerProcess(["--port", "0"], env: env)
+            try p.waitListening()
+            id = try ArtifactAPI(port: p.port).upload("k1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+            // The compressed copy is being written (its temp file exists): kill now.
+            #expect(eventually(timeout: 20) { storeFiles(storage, "k1").contains { $0.hasPrefix(".tmp-") } })
+            p.signal(SIGKILL)
+            _ = p.waitExit()
+        }
+        #expect(storeFiles(storage, "k1").contains("\(id).data"))
+        let q = try ServerProcess(["--port", "0"], env: env)
+        try q.waitListening()
+        #expect(eventually(timeout: 60) { storeFiles(storage, "k1") == ["\(id).gz", "\(id).json"] })
+        let api = ArtifactAPI(port: q.port)
+        let got = try api.request("GET", try api.signedTarget("k1", id), timeout: 60)
+        #expect(got.body.count == bytes.count && sha256Hex(got.body) == sha256Hex(bytes))
+        q.signal(SIGTERM)
+        #expect(q.waitExit() == 0)
+        #expect(q.log.contains("compressionsResumed=1") || q.log.contains("compressionsResumed\":\"1"))
+    }
+
+    @Test func cleanerDeletesOldArtifactsAndStatsFollow() throws {
+        let s = try TestServer(["CLEANUP_INTERVAL_HOURS": "0.001", "ARTIFACT_RETENTION_DAYS": "7"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        var ids: [String] = []
+        for i in 0..<3 { ids.append(try api.upload("old", noise(1000 + i)).json["id"] as! String) }
+        let stats = try api.request("GET", "/api/cleanup/stats")
+        #expect(stats.text.range(of: #"^\{"retentionDays":7,"artifactsPendingDeletion":0,"totalArtifacts":3,"totalStorageBytes":3003,"totalStorageMB":"0\.00"\}$"#,
+                                 options: .regularExpression) != nil, "\(stats.text)")
+        try backdate(s.storage, "old", ids[0], days: 8)
+        try backdate(s.storage, "old", ids[1], days: 30)
+        #expect(try api.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 2)
+        #expect(eventually(timeout: 15) { (try? api.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int) == 1 })
+        let after = try api.request("GET", "/api/cleanup/stats").json
+        #expect(after["artifactsPendingDeletion"] as? Int == 0 && after["totalStorageBytes"] as? Int == 1002)
+        #expect(try api.request("GET", "/api/tests/old/artifacts").jsonArray.map { $0["id"] as? String } == [ids[2]])
+        #expect(try api.metric("runwire_cleanup_deleted_total") == 2)
+    }
+
+    @Test func twoInstancesWithRedisTakeTurnsOnTheCleanupLock() throws {
+        let redis = try TestRedis(); defer { redis.stop() }
+        let storage = NSTemporaryDirectory() + "runwire-shared-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        // Someone else holds the lock: neither instance may clean.
+        #expect(try redis.command(["SET", "runwire:cleanup:lock", "someone-else", "PX", "60000"]) == "+OK")
+        let env = ["STORAGE_DIR": storage, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "CLEANUP_INTERVAL_HOURS": "0.001"]
+        let a = try TestServer(env), b = try TestServer(env)
+        defer { a.stop(); b.stop() }
+        let apiA = ArtifactAPI(port: a.port), apiB = ArtifactAPI(port: b.port)
+        var old: [String] = []
+        for i in 0..<4 { old.append(try apiA.upload("shared", noise(500 + i)).json["id"] as! String) }
+        for id in old { try backdate(storage, "shared", id, days: 40) }
+        #expect(eventually(timeout: 15) { ((try? apiA.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 && ((try? apiB.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 })
+        #expect(try apiB.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 4)
+        #expect(try redis.command(["GET", "runwire:cleanup:lock"]) == "$someone-else") // never released by them
+        // Lock free: one of them cleans; both report the same shared numbers.
+        #expect(try redis.command(["DEL", "runwire:cleanup:lock"]) == ":1")
+        #expect(eventually(timeout: 20) { (try? apiB.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int) == 0 })
+        #expect(try apiA.request("GET", "/api/cleanup/stats").text == apiB.request("GET", "/api/cleanup/stats").text)
+        let deleted = try apiA.metric("runwire_cleanup_deleted_total") + apiB.metric("runwire_cleanup_deleted_total")
+        #expect(deleted == 4)
+        // Every pass released its own lock (token-checked): the key is gone between passes.
+        #expect(eventually(timeout: 10) { (try? redis.command(["EXISTS", "runwire:cleanup:lock"])) == ":0" })
+    }
+
+    @Test func sigtermLetsAnUploadInProgressFinish() throws {
+        let storage = NSTemporaryDirectory() + "runwire-term-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let p = try ServerProcess(["--port", "0"], env: ["STORAGE_DIR": storage])
+        try p.waitListening()
+        let bytes = noise(8 << 20)
+        let c = try TestClient(port: p.port)
+        try c.send("POST /api/tests/term/artifacts?name=late.bin HTTP/1.1\r\nHost: t\r\nContent-Length: \(bytes.count)\r\n\r\n")
+        try c.send(Array(bytes[0..<(4 << 20)]))
+        p.signal(SIGTERM)
+        #expect(eventually(timeout: 5) { p.readSome(until: Date().addingTimeInterval(0.05)); return p.log.contains("stopping") })
+        try c.send(Array(bytes[(4 << 20)...]))
+        let r = try c.exchange()
+        #expect(r.status == 201 && r.json["sha256"] as? String == sha256Hex(bytes) && r.header("Connection") == "close")
+        #expect(p.waitExit() == 0)
+        #expect(storeFiles(storage, "term").count == 2)
+    }
+}
+
+/// A real redis-server on a free loopback port (no persistence), and a blocking RESP client.
+final class TestRedis: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let dir = NSTemporaryDirectory() + "redis-\(UUID().uuidString)"
+
+    init() throws {
+        let probe = try TestClientFreePort()
+        port = probe
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        guard eventually(timeout: 10, { (try? self.command(["PING"])) == "+PONG" }) else { throw TestError("redis-server did not start on \(port)") }
+    }
+
+    /// Sends one command; returns the reply's first line (`+OK`, `:1`, `$value` for bulk, `$nil`).
+    func command(_ args: [String]) throws -> String {
+        let c = try TestClient(port: port)
+        var req = "*\(args.count)\r\n"
+        for a in args { req += "$\(a.utf8.count)\r\n\(a)\r\n" }
+        try c.send(req)
+        while true {
+            if let text = Optional(String(decoding: c.buffer, as: UTF8.self)), let end = text.range(of: "\r\n") {
+                let first = String(text[..<end.lowerBound])
+                if first.hasPrefix("$-1") { return "$nil" }
+                if first.hasPrefix("$") {
+                    let rest = text[end.upperBound...]
+                    if let e2 = rest.range(of: "\r\n") { return "$" + rest[..<e2.lowerBound] }
+                } else { return first }
+            }
+            if try !c.fill(timeout: 5) { throw TestError("redis closed") }
+        }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            _ = eventually(timeout: 5) { !self.process.isRunning }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// A free loopback port (bound and released).
+func TestClientFreePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
