@@ -60,7 +60,7 @@ let package = Package(
         // Load clients, built on the same reactor and WebSocket code (sources under perf/).
         .executableTarget(
             name: "runwire-bench",
-            dependencies: ["Reactor", "WebSocket", "CShim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Reactor", "WebSocket", "CShim", "Artifacts", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "perf/Sources/runwire-bench",
             swiftSettings: hotSwiftSettings
         ),

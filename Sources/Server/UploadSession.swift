@@ -5,13 +5,13 @@ import Reactor
 /// One streamed artifact upload on an HTTP connection.
 ///
 /// Body bytes (Content-Length or chunked, RFC 9112 §6.3 and §7.1) are copied from the loop's
-/// receive buffer into a 1 MiB chunk; a worker job writes a full chunk while the next one fills.
+/// receive buffer into a 256 KiB chunk; a worker job writes a full chunk while the next one fills.
 /// When both are busy the connection stops reading (backpressure: TCP slows the sender), so an
 /// upload holds at most two chunks whatever its size. Jobs run one at a time, in order: open,
 /// write, write, …, commit. A body that breaks off, passes the limit or hits a full disk is
 /// aborted: its temp file is removed and nothing becomes visible.
 final class UploadSession: @unchecked Sendable { // confined to the loop's thread
-    static let chunkSize = 1 << 20
+    static let chunkSize = 256 * 1024
 
     private var conn: HTTPConnection?
     private let service: ArtifactService

@@ -1,5 +1,7 @@
+import CShim
 import Foundation
 import Testing
+@testable import Artifacts
 @testable import Server
 
 @Suite("Artifact uploads over loopback")
@@ -139,4 +141,52 @@ final class Locked<T>: @unchecked Sendable {
     init(_ v: T) { self.v = v }
     var value: T { lock.lock(); defer { lock.unlock() }; return v }
     func with(_ body: (inout T) -> Void) { lock.lock(); body(&v); lock.unlock() }
+}
+
+@Suite("Artifact upload memory")
+struct ArtifactUploadMemoryTests {
+    /// Resident-memory high-water mark of a process, in bytes (VmHWM from /proc).
+    static func peakRSS(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    @Test func oneGiBUploadStreamsInBoundedMemory() throws {
+        let storage = NSTemporaryDirectory() + "runwire-1g-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let p = try ServerProcess(["--port", "0"], env: ["STORAGE_DIR": storage])
+        try p.waitListening()
+        let pid = p.process.processIdentifier
+        let before = Self.peakRSS(pid)
+        let total = 1 << 30
+        let block = noise(4 << 20, seed: 9)
+        var hash = SHA256Stream()
+        let c = try TestClient(port: p.port)
+        try c.send("POST /api/tests/big/artifacts?name=huge.bin&kind=video HTTP/1.1\r\nHost: t\r\nContent-Length: \(total)\r\n\r\n")
+        var sent = 0
+        while sent < total {
+            try c.send(block)
+            hash.update(block)
+            sent += block.count
+        }
+        let r = try c.exchange(timeout: 120)
+        #expect(r.status == 201 && r.json["size"] as? Int == total && r.json["sha256"] as? String == hash.finish())
+        let peak = Self.peakRSS(pid)
+        #expect(peak - before < 32 << 20, "peak RSS grew by \(peak - before) bytes during a 1 GiB upload")
+        p.signal(SIGTERM)
+        #expect(p.waitExit() == 0)
+    }
+}
+
+/// Incremental SHA-256 for test data sent in pieces.
+struct SHA256Stream {
+    private let ctx = CShim_sha256_new()
+    mutating func update(_ b: [UInt8]) { CShim_sha256_update(ctx, b, b.count) }
+    func finish() -> String {
+        var d = [UInt8](repeating: 0, count: 32)
+        CShim_sha256_final(ctx, &d)
+        CShim_sha256_free(ctx)
+        return Hex.encode(d)
+    }
 }
