@@ -3,10 +3,13 @@ public struct ArtifactMetadata: Sendable, Equatable {
     /// The kinds an upload may declare (`?kind=`).
     public static let kinds = ["trace", "screenshot", "video", "log", "other"]
 
+    /// 24 random hex digits, unique within the store.
     public var id: String
+    /// The run it belongs to.
     public var runId: String
     /// The file name the uploader gave (`?name=`), used for Content-Type and Content-Disposition.
     public var name: String
+    /// One of `kinds`.
     public var kind: String
     /// Bytes of the original upload.
     public var size: Int64
@@ -33,6 +36,7 @@ public struct ArtifactMetadata: Sendable, Equatable {
         case none, pending, done, kept, failed
     }
 
+    /// Metadata of a stored artifact (`storedSize` defaults to `size`).
     public init(id: String, runId: String, name: String, kind: String, size: Int64, sha256: String,
                 createdAt: Double, encoding: Encoding = .identity, storedSize: Int64? = nil,
                 compression: Compression = .none) {

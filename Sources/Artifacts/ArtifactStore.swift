@@ -182,8 +182,12 @@ public final class ArtifactStore: Sendable {
 
 /// The numbers of `/api/cleanup/stats`.
 public struct StoreStats: Sendable, Equatable {
+    /// Artifacts with metadata.
     public var totalArtifacts = 0
+    /// Bytes of their stored files (compressed size for compressed traces).
     public var totalStorageBytes: Int64 = 0
+    /// Artifacts past retention, not deleted yet.
     public var artifactsPendingDeletion = 0
+    /// Zero counts.
     public init() {}
 }

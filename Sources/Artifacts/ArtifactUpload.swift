@@ -9,10 +9,15 @@ import Glibc
 ///
 /// Not thread-safe: the server runs its steps as a chain of worker-pool jobs, one at a time.
 public final class ArtifactUpload: @unchecked Sendable {
+    /// The store it writes into.
     public let store: ArtifactStore
+    /// The run, id, name and kind the artifact will have.
     public let runId: String
+    /// The id chosen for the artifact (fresh, random).
     public let id: String
+    /// The uploader's file name.
     public let name: String
+    /// The declared kind.
     public let kind: String
     /// Bytes written so far.
     public private(set) var size: Int64 = 0

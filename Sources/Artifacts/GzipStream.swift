@@ -2,7 +2,9 @@ import CShim
 
 /// Why a gzip stream failed.
 public struct GzipFailure: Error, Equatable {
+    /// What went wrong.
     public let message: String
+    /// A failure saying `message`.
     public init(_ message: String) { self.message = message }
 }
 

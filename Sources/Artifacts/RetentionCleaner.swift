@@ -1,10 +1,14 @@
 /// Deletes artifacts older than the retention period, in bounded batches so one pass never
 /// holds a worker for long (the server submits batches until `more` is false).
 public struct RetentionCleaner: Sendable {
+    /// The store it cleans.
     public let store: ArtifactStore
+    /// Artifacts older than this many days are deleted.
     public let retentionDays: Int
+    /// Most deletions per batch.
     public let batchSize: Int
 
+    /// A cleaner for `store`.
     public init(store: ArtifactStore, retentionDays: Int, batchSize: Int = 500) {
         self.store = store
         self.retentionDays = retentionDays

@@ -11,6 +11,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Any other I/O failure: 500.
     case io(String)
 
+    /// The message for logs and error bodies.
     public var description: String {
         switch self {
         case .insufficientStorage(let m), .io(let m): return m

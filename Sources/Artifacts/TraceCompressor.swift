@@ -26,13 +26,16 @@ public struct TraceCompressor: Sendable {
         case cancelled
     }
 
+    /// The store whose traces it compresses.
     public let store: ArtifactStore
+    /// gzip level 1-9.
     public let level: Int32
     /// Test-only fault injection: flip a byte of the compressed copy before verifying it
     /// (`RUNWIRE_TEST_CORRUPT_COMPRESSION=1`), to prove a bad copy never replaces the original.
     public let corruptForTesting: Bool
     static let chunk = 256 * 1024
 
+    /// A compressor at `level`; `corruptForTesting` only from tests (see `corruptForTesting`).
     public init(store: ArtifactStore, level: Int, corruptForTesting: Bool = false) {
         self.store = store
         self.level = Int32(level)

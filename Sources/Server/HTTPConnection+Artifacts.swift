@@ -45,7 +45,7 @@ extension HTTPConnection {
         deadline = loop.now + ctx.idleTimeout
         let rest = UnsafeMutableRawBufferPointer(rebasing: buf[head.headLength...])
         let used = s.feed(rest)
-        if s.bodyDone && busy == Busy.uploading {
+        if s.bodyDone && busy == Busy.uploading { // an empty body: `feed` saw none of it
             busy = Busy.waiting // the commit is running; later requests wait for its answer
             holdReading(true)
         }

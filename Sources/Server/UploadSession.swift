@@ -82,6 +82,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         }
         conn?.deadline = loop.now + (conn?.ctx.idleTimeout ?? 60)
         // Full chunks or a complete body: read nothing more until the disk has caught up.
+        if bodyDone { conn?.busy = HTTPConnection.Busy.waiting } // the answer comes with the commit
         if bodyDone || at < bytes.count { conn?.holdReading(true) }
         pump()
         return at

@@ -116,6 +116,23 @@ struct ArtifactUploadTests {
         #expect(try c.exchange().jsonArray.first?["id"] as? String == first.json["id"] as? String)
     }
 
+    @Test func expectContinueIsAnsweredBeforeTheBody() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let c = try TestClient(port: s.port)
+        let body = noise(2 << 20)
+        try c.send("POST /api/tests/ec/artifacts?name=e.bin HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: \(body.count)\r\n\r\n")
+        while !String(decoding: c.buffer, as: UTF8.self).contains("\r\n\r\n") { try c.fill(timeout: 5) }
+        #expect(String(decoding: c.buffer, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+        c.buffer.removeFirst("HTTP/1.1 100 Continue\r\n\r\n".utf8.count)
+        try c.send(body)
+        let r = try c.exchange()
+        #expect(r.status == 201 && r.json["sha256"] as? String == sha256Hex(body))
+        // Refused before the body (over the limit): no 100 Continue, a 413 and close.
+        let d = try TestClient(port: s.port)
+        try d.send("POST /api/tests/ec/artifacts?name=e.bin HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: \(1 << 40)\r\n\r\n")
+        #expect(try d.exchange().status == 413)
+    }
+
     @Test func fullDiskAnswers507AndLeavesNothing() throws {
         // `ulimit -f 2048` (512-byte blocks: 1 MiB) makes any write past 1 MiB fail with EFBIG,
         // as a full disk fails with ENOSPC.
