@@ -20,8 +20,8 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
     private var decoder = ChunkedDecoder()
     private var remaining: Int64
     private var received: Int64 = 0
-    private var filling = ByteChunk(capacity: UploadSession.chunkSize)
-    private var spare = ByteChunk(capacity: UploadSession.chunkSize)
+    private var filling: ByteChunk
+    private var spare: ByteChunk
     private var upload: ArtifactUpload?
     private var jobRunning = false
     private(set) var bodyDone = false
@@ -37,6 +37,10 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         chunked = head.chunked
         remaining = head.chunked ? 0 : max(0, head.contentLength)
         bodyDone = !head.chunked && remaining == 0
+        // A small upload (a screenshot) gets chunks of its own size, not two of 256 KiB.
+        let size = head.chunked ? Self.chunkSize : Int(max(1, min(Int64(Self.chunkSize), remaining)))
+        filling = ByteChunk(capacity: size)
+        spare = ByteChunk(capacity: size)
         service.uploadsInFlight += 1
         pump()
     }

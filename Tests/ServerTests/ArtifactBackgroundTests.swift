@@ -93,6 +93,21 @@ struct ArtifactBackgroundTests {
         #expect(eventually(timeout: 10) { (try? redis.command(["EXISTS", "runwire:cleanup:lock"])) == ":0" })
     }
 
+    @Test func sigtermLetsARunningCompressionFinish() throws {
+        let storage = NSTemporaryDirectory() + "runwire-termgz-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let p = try ServerProcess(["--port", "0"], env: ["STORAGE_DIR": storage, "COMPRESSION_THREADS": "1"])
+        try p.waitListening()
+        let bytes = traceText(12 << 20)
+        let id = try ArtifactAPI(port: p.port).upload("tg", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        #expect(eventually(timeout: 20) { storeFiles(storage, "tg").contains { $0.hasPrefix(".tmp-") } || storeFiles(storage, "tg").contains("\(id).gz") })
+        p.signal(SIGTERM)
+        #expect(p.waitExit(timeout: 15) == 0)
+        // Finished within the grace period: stored compressed, original gone, nothing left over.
+        #expect(storeFiles(storage, "tg") == ["\(id).gz", "\(id).json"])
+        #expect(p.log.contains("trace compressed"))
+    }
+
     @Test func sigtermLetsAnUploadInProgressFinish() throws {
         let storage = NSTemporaryDirectory() + "runwire-term-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
