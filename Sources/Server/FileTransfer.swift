@@ -20,7 +20,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
     private let fd: Int32
     private var offset: Int64
     private let end: Int64
-    private let reader: GzipReader?
+    private var reader: ChunkReader?
     private var skip: Int64
     private var remaining: Int64
     private var chunk: ByteChunk?
@@ -44,7 +44,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
         self.fd = fd
         offset = 0
         end = 0
-        reader = GzipReader(fd: fd)
+        reader = ChunkReader(gzip: GzipReader(fd: fd))
         skip = first
         remaining = length
         chunk = ByteChunk(capacity: Self.inflateChunk)
@@ -53,7 +53,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
     /// Moves the body on; called once the head is flushed (from `drained()`).
     func pump() {
         guard !closed else { return }
-        if reader == nil { sendStored() } else { inflateNext() }
+        if chunk == nil { sendStored() } else { inflateNext() }
     }
 
     private func sendStored() {
@@ -68,6 +68,14 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+            if n < 0 && (errno == EINVAL || errno == ENOSYS) && reader == nil {
+                // No sendfile from this file system: read it on the worker pool instead.
+                reader = ChunkReader(fd: fd, offset: offset)
+                remaining = end - offset
+                chunk = ByteChunk(capacity: Self.inflateChunk)
+                inflateNext()
+                return
+            }
             conn.close() // the peer is gone, or the file shrank under us: the length cannot be kept
             return
         }
@@ -106,6 +114,23 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
             conn.output.append(chunk.bytes)
             conn.deadline = conn.loop.now + conn.ctx.idleTimeout
             conn.markForFlush()
+        }
+    }
+
+    /// Where pooled bytes come from: inflated gzip, or plain reads from an offset.
+    final class ChunkReader: @unchecked Sendable { // used by one worker job at a time
+        private let gzip: GzipReader?
+        private let fd: Int32
+        private var offset: Int64
+        init(gzip: GzipReader) { self.gzip = gzip; fd = -1; offset = 0 }
+        init(fd: Int32, offset: Int64) { gzip = nil; self.fd = fd; self.offset = offset }
+
+        func read(into buf: UnsafeMutableRawPointer, capacity: Int) -> Int {
+            if let gzip { return gzip.read(into: buf, capacity: capacity) }
+            var n: Int
+            repeat { n = pread(fd, buf, capacity, off_t(offset)) } while n < 0 && errno == EINTR
+            if n > 0 { offset += Int64(n) }
+            return n
         }
     }
 

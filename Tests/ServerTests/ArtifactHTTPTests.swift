@@ -1,0 +1,65 @@
+import Testing
+@testable import Server
+
+@Suite("Artifact HTTP details (RFC 9110 ranges, content coding, names)")
+struct ArtifactHTTPTests {
+    typealias R = ArtifactHTTP.RangeRequest
+
+    @Test func rangesOfRFC9110Section14() {
+        #expect(ArtifactHTTP.range(nil, size: 100) == R.whole)
+        #expect(ArtifactHTTP.range("bytes=0-9", size: 100) == R.part(first: 0, last: 9))
+        #expect(ArtifactHTTP.range("bytes=90-", size: 100) == R.part(first: 90, last: 99))
+        #expect(ArtifactHTTP.range("bytes=-10", size: 100) == R.part(first: 90, last: 99))
+        #expect(ArtifactHTTP.range("bytes=-1000", size: 100) == R.part(first: 0, last: 99))
+        #expect(ArtifactHTTP.range("bytes=50-5000", size: 100) == R.part(first: 50, last: 99))
+        #expect(ArtifactHTTP.range("bytes=100-", size: 100) == R.unsatisfiable)
+        #expect(ArtifactHTTP.range("bytes=-0", size: 100) == R.unsatisfiable)
+        #expect(ArtifactHTTP.range("bytes=0-", size: 0) == R.unsatisfiable)
+        // Ignored (whole representation): several ranges, other units, garbage, reversed.
+        for h in ["bytes=0-1,5-6", "items=0-1", "bytes=a-b", "bytes=5-1", "bytes=", "bytes=--1", "bytes=99999999999999999999-"] {
+            #expect(ArtifactHTTP.range(h, size: 100) == R.whole, "\(h)")
+        }
+    }
+
+    @Test func acceptEncodingOfRFC9110Section12() {
+        #expect(ArtifactHTTP.acceptsGzip("gzip"))
+        #expect(ArtifactHTTP.acceptsGzip("deflate, GZIP;q=0.5"))
+        #expect(ArtifactHTTP.acceptsGzip("x-gzip"))
+        #expect(ArtifactHTTP.acceptsGzip("*"))
+        #expect(!ArtifactHTTP.acceptsGzip(nil))
+        #expect(!ArtifactHTTP.acceptsGzip("identity"))
+        #expect(!ArtifactHTTP.acceptsGzip("gzip;q=0"))
+        #expect(!ArtifactHTTP.acceptsGzip("gzip;q=0.000, br"))
+        #expect(!ArtifactHTTP.acceptsGzip("*;q=0"))
+    }
+
+    @Test func ifNoneMatchUsesWeakComparison() {
+        #expect(ArtifactHTTP.matches(ifNoneMatch: "\"abc\"", etag: "\"abc\""))
+        #expect(ArtifactHTTP.matches(ifNoneMatch: "\"x\", W/\"abc\"", etag: "\"abc\""))
+        #expect(ArtifactHTTP.matches(ifNoneMatch: "*", etag: "\"abc\""))
+        #expect(!ArtifactHTTP.matches(ifNoneMatch: "\"abcd\"", etag: "\"abc\""))
+    }
+
+    @Test func namesArePercentDecodedAndChecked() {
+        func decode(_ s: String) -> String? {
+            var b = Array(s.utf8)
+            return b.withUnsafeMutableBytes { ArtifactHTTP.percentDecode(UnsafeRawBufferPointer($0)) }
+        }
+        #expect(decode("trace%20%C3%A9.zip") == "trace é.zip")
+        #expect(decode("a+b") == "a b")
+        #expect(decode("%zz") == nil && decode("%4") == nil && decode("%FF") == nil)
+        #expect(ArtifactHTTP.validName("trace.zip"))
+        #expect(!ArtifactHTTP.validName("") && !ArtifactHTTP.validName("..") && !ArtifactHTTP.validName("a/b"))
+        #expect(!ArtifactHTTP.validName("a\\b") && !ArtifactHTTP.validName("a\r\nSet-Cookie: x") && !ArtifactHTTP.validName(String(repeating: "a", count: 256)))
+    }
+
+    @Test func contentTypeAndDisposition() {
+        #expect(ArtifactHTTP.contentType(name: "trace.zip", kind: "trace") == "application/zip")
+        #expect(ArtifactHTTP.contentType(name: "shot.PNG", kind: "other") == "image/png")
+        #expect(ArtifactHTTP.contentType(name: "page.html", kind: "other") == "application/octet-stream")
+        #expect(ArtifactHTTP.contentType(name: "noext", kind: "log") == "text/plain; charset=utf-8")
+        #expect(ArtifactHTTP.contentDisposition(name: "é \"x\".zip", contentType: "application/zip")
+                == "attachment; filename=\"_ _x_.zip\"; filename*=UTF-8''%C3%A9%20%22x%22.zip")
+        #expect(ArtifactHTTP.contentDisposition(name: "a.png", contentType: "image/png").hasPrefix("inline;"))
+    }
+}
