@@ -98,7 +98,14 @@ public final class ArtifactStore: Sendable {
     /// Starts an upload (its temp file exists when this returns).
     public func beginUpload(runId: String, name: String, kind: String) throws -> ArtifactUpload {
         try ensureRunDir(runId)
-        return try ArtifactUpload(store: self, runId: runId, name: name, kind: kind)
+        do {
+            return try ArtifactUpload(store: self, runId: runId, name: name, kind: kind)
+        } catch {
+            // A delete of the run's last artifact may have removed the (empty) directory between
+            // the two calls: make it again, once.
+            try ensureRunDir(runId)
+            return try ArtifactUpload(store: self, runId: runId, name: name, kind: kind)
+        }
     }
 
     /// Writes metadata atomically.

@@ -68,6 +68,16 @@ struct ArtifactUploadTests {
         #expect(try s.get("/health").status == 200)
     }
 
+    @Test func stalledUploadTimesOutAndLeavesNothing() throws {
+        let s = try TestServer(["IDLE_TIMEOUT": "0.5", "SWEEP_INTERVAL": "0.1"]); defer { s.stop() }
+        let c = try TestClient(port: s.port)
+        try c.send("POST /api/tests/slow/artifacts?name=x HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+        try c.send(noise(300_000))
+        let r = try c.exchange(timeout: 10) // the server gives up after IDLE_TIMEOUT without progress
+        #expect(r.status == 408 && r.errorCode == "request_timeout")
+        #expect(eventually(timeout: 10) { storeFiles(s.storage, "slow").isEmpty })
+    }
+
     @Test func uploadOverTheLimitIs413AndLeavesNothing() throws {
         let s = try TestServer(["MAX_ARTIFACT_BYTES": "100000"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
