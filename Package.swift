@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "RedisBridge", dependencies: ["Reactor", "CShim"]),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "CShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(
