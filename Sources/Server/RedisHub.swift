@@ -332,7 +332,7 @@ final class RedisHub {
         lastHeartbeat = ctx.loop.now
         guard link.commandReady else { return }
         let own = ctx.webSockets
-        var args: [[UInt8]] = [Array(ctx.server.serverId.utf8), text(own), text(Int(heartbeatInterval * 3))]
+        var args: [[UInt8]] = [Array(ctx.server.serverId.utf8), text(own), text(Int(heartbeatInterval * 3000))]
         for (id, r) in ctx.hub.registry.runs where !r.subscriptions.isEmpty { args.append(Array(id.utf8)) }
         link.eval(RedisScripts.heartbeat, keys: [Array("rw:instances".utf8)], args: args) { [weak self] reply in
             guard let self, case .array(let p) = reply, p.count == 2, case .integer(let total) = p[0],

@@ -61,12 +61,12 @@ enum RedisScripts {
     return {epoch, seq, entries, firstSeq}
     """)
 
-    /// KEYS: rw:instances. ARGV: serverId, its WebSocket count, ttl, then the runs it has
+    /// KEYS: rw:instances. ARGV: serverId, its WebSocket count, ttl in ms, then the runs it has
     /// subscribers for. Registers this instance, drops instances whose key expired, and
     /// returns {WebSocket connections of live instances, runs with subscribers anywhere}.
     static let heartbeat = RedisScript("""
     local me = 'rw:inst:' .. ARGV[1]
-    redis.call('SET', me, ARGV[2], 'EX', ARGV[3])
+    redis.call('SET', me, ARGV[2], 'PX', ARGV[3])
     redis.call('DEL', me .. ':runs')
     local i = 4
     while i <= #ARGV do
@@ -74,7 +74,7 @@ enum RedisScripts {
       redis.call('SADD', me .. ':runs', unpack(ARGV, i, j))
       i = j + 1
     end
-    redis.call('EXPIRE', me .. ':runs', ARGV[3])
+    redis.call('PEXPIRE', me .. ':runs', ARGV[3])
     redis.call('SADD', KEYS[1], ARGV[1])
     local total = 0
     local sets = {}

@@ -131,13 +131,14 @@ public final class RunwireServer: @unchecked Sendable {
     /// Whether every configured dependency works, and if not why: the store (probed every
     /// 5 s) and, with REDIS_URL, both Redis connections answering.
     var readiness: (Bool, String) {
-        if let p = storeProblem { return (false, "store: \(p)") }
+        var problems: [String] = []
+        if let p = storeProblem { problems.append("store: \(p)") }
         if let r = context.redis {
-            if !r.link.isUp { return (false, "redis: \(r.link.problem)") }
             let stalled = r.link.stalledFor(now: loop.now)
-            if stalled > 2 { return (false, "redis: no answer for \(Int(stalled)) s") }
+            if !r.link.isUp { problems.append("redis: \(r.link.problem)") }
+            else if stalled > 2 { problems.append("redis: no answer for \(Int(stalled)) s") }
         }
-        return (true, "")
+        return (problems.isEmpty, problems.joined(separator: "; "))
     }
 
     // MARK: Stats
