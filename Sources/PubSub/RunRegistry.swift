@@ -33,7 +33,7 @@ public final class RunRegistry {
     public func run(_ id: String, create: Bool, now: Double) -> Run? {
         if let r = runs[id] { return r }
         guard create else { return nil }
-        let r = Run(id: id, epoch: makeEpoch(), now: now)
+        let r = Run(id: id, epoch: mirrorsRemote ? "" : makeEpoch(), now: now) // a mirror learns its epoch from Redis
         runs[id] = r
         return r
     }

@@ -41,9 +41,11 @@ public final class RedisLink {
     public private(set) var pubsubReady = false
     /// Why the link is not (fully) up, for readiness and logs; empty when it is.
     public private(set) var problem = "connecting to Redis"
-    /// Send times of unanswered commands, oldest first (replies come in order).
-    private var sentAt: [Double] = []
-    private var sentHead = 0
+    /// Commands not yet handed their answer, in the order sent: answers are handed over in
+    /// that order even when one needed a second round trip (`EVAL` after `NOSCRIPT`).
+    private var slots: [Slot] = []
+    private var slotsHead = 0
+    private var delivering = false
     private var lastPing = 0.0
     private var commandAttempts = 0
     private var pubsubAttempts = 0
@@ -86,12 +88,58 @@ public final class RedisLink {
     /// Sends a command on the command connection; `reply` gets `.disconnected` at once when it
     /// is not ready, or later when it is lost before answering.
     public func send(_ args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
-        guard commandReady, let c = command else { reply(.disconnected); return }
-        sentAt.append(loop.now)
+        send(args, retryOnNoScript: nil, reply: reply)
+    }
+
+    private func send(_ args: [[UInt8]], retryOnNoScript: [[UInt8]]?, reply: @escaping (RedisReply) -> Void) {
+        guard commandReady, command != nil else { reply(.disconnected); return }
+        let slot = Slot(sentAt: loop.now, deliver: reply)
+        slots.append(slot)
+        issue(args, slot, retry: retryOnNoScript)
+    }
+
+    private func issue(_ args: [[UInt8]], _ slot: Slot, retry: [[UInt8]]?) {
+        guard commandReady, let c = command else { return complete(slot, .disconnected) }
         c.send(args) { [weak self] r in
-            if let self { self.answered() }
-            reply(r)
+            guard let self, slot.reply == nil else { return }
+            if let retry, case .error(let e) = r, e.hasPrefix("NOSCRIPT") {
+                self.issue(retry, slot, retry: nil)
+            } else {
+                self.complete(slot, r)
+            }
         }
+    }
+
+    private func complete(_ slot: Slot, _ r: RedisReply) {
+        guard slot.reply == nil else { return }
+        slot.reply = r
+        guard !delivering else { return }
+        delivering = true
+        while slotsHead < slots.count, let answer = slots[slotsHead].reply {
+            let s = slots[slotsHead]
+            slotsHead += 1
+            s.deliver(answer)
+        }
+        if slotsHead == slots.count { slots.removeAll(keepingCapacity: true); slotsHead = 0 }
+        delivering = false
+    }
+
+    /// A command in flight.
+    private final class Slot {
+        let sentAt: Double
+        let deliver: (RedisReply) -> Void
+        var reply: RedisReply?
+        init(sentAt: Double, deliver: @escaping (RedisReply) -> Void) {
+            self.sentAt = sentAt
+            self.deliver = deliver
+        }
+    }
+
+    /// Writes both connections' buffered commands now (the owner calls it before the loop
+    /// sleeps, saving a loop pass per round trip).
+    public func flush() {
+        command?.flush()
+        pubsub?.flush()
     }
 
     /// Sends a command of text arguments.
@@ -99,24 +147,13 @@ public final class RedisLink {
         send(args.map { Array($0.utf8) }, reply: reply)
     }
 
-    private func answered() {
-        guard sentHead < sentAt.count else { return }
-        sentHead += 1
-        if sentHead == sentAt.count { sentAt.removeAll(keepingCapacity: true); sentHead = 0 }
-    }
-
     /// Runs `script` with `EVALSHA` (its SHA-1 computed here), falling back to `EVAL` — which
     /// also caches it on the server — when Redis answers `NOSCRIPT` (after a restart or
     /// `SCRIPT FLUSH`).
     public func eval(_ script: RedisScript, keys: [[UInt8]], args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
         let tail = [Array(String(keys.count).utf8)] + keys + args
-        send([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail) { [weak self] r in
-            if case .error(let e) = r, e.hasPrefix("NOSCRIPT"), let self {
-                self.send([Array("EVAL".utf8), Array(script.source.utf8)] + tail, reply: reply)
-            } else {
-                reply(r)
-            }
-        }
+        send([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail,
+             retryOnNoScript: [Array("EVAL".utf8), Array(script.source.utf8)] + tail, reply: reply)
     }
 
     // MARK: Subscriptions
@@ -140,12 +177,12 @@ public final class RedisLink {
     /// connection whose oldest command has waited longer than `commandTimeout`.
     public func check(now: Double) {
         guard commandReady else { return }
-        if sentHead < sentAt.count, now - sentAt[sentHead] > commandTimeout {
-            let waited = Int(now - sentAt[sentHead])
-            dropCommand("Redis did not answer for \(waited) s")
+        let waited = stalledFor(now: now)
+        if waited > commandTimeout {
+            dropCommand("Redis did not answer for \(Int(waited)) s")
             return
         }
-        if sentHead == sentAt.count && now - lastPing >= 1 {
+        if slotsHead == slots.count && now - lastPing >= 1 {
             lastPing = now
             send(["PING"]) { _ in }
         }
@@ -153,7 +190,7 @@ public final class RedisLink {
 
     /// Seconds the oldest unanswered command has waited (0 when none).
     public func stalledFor(now: Double) -> Double {
-        sentHead < sentAt.count ? now - sentAt[sentHead] : 0
+        slotsHead < slots.count ? now - slots[slotsHead].sentAt : 0
     }
 
     /// Closes both connections for good.
@@ -249,7 +286,7 @@ public final class RedisLink {
     private func dropCommand(_ reason: String) {
         guard let c = command else { return }
         c.onDisconnect = nil
-        c.close() // pending replies get .disconnected
+        c.abort() // now, without waiting for the answers that do not come
         lost(pubsub: false, reason)
     }
 
@@ -257,8 +294,7 @@ public final class RedisLink {
         if isPubSub { pubsubReady = false; pubsub = nil } else {
             commandReady = false
             command = nil
-            sentAt.removeAll(keepingCapacity: true)
-            sentHead = 0
+            for s in slots[slotsHead...] where s.reply == nil { complete(s, .disconnected) }
         }
         failed(pubsub: isPubSub, reason)
     }

@@ -40,8 +40,8 @@ extension HTTPConnection {
     /// unreachable the answer is 503 with Retry-After: nothing was published.
     private func publishThroughRedis(_ redis: RedisHub, _ head: RequestHead, runId id: String, body: UnsafeRawBufferPointer) {
         guard redis.link.commandReady else {
-            return fail(503, code: "redis_unavailable", message: "Redis is unreachable (\(redis.link.problem)); nothing was published, retry later",
-                        extraHeaders: "Retry-After: 1\r\n", head: head.method == .head, keepAlive: head.keepAlive)
+            if !deferredBehindAsync() { fail(.unavailable(redis.link.problem), head) }
+            return
         }
         var finishes = false
         let bodies = ctx.eventRanges.map { r -> [UInt8] in
@@ -49,16 +49,16 @@ extension HTTPConnection {
             if EventBody.finishesRun(object) { finishes = true }
             return Array(object)
         }
-        suspend()
+        beginAsync(keepAlive: head.keepAlive)
         redis.publish(id, bodies, finishes: finishes, time: Timestamp.iso(loop.now)) { [self] result in
-            guard !isClosed else { return }
+            guard !isClosed else { return endAsync(keepAlive: false) }
             switch result {
             case .success(let seqs):
                 respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(seqs.first),\"last\":\(seqs.last)}", head)
             case .failure(let f):
                 fail(f, head)
             }
-            resume(keepAlive: head.keepAlive)
+            endAsync(keepAlive: head.keepAlive)
         }
     }
 
@@ -112,13 +112,17 @@ extension HTTPConnection {
     }
 
     private func historyThroughRedis(_ redis: RedisHub, _ head: RequestHead, runId id: String, since: Int64, limit: Int) {
-        guard redis.link.commandReady else { return fail(.unavailable(redis.link.problem), head) }
-        suspend()
+        guard redis.link.commandReady else {
+            if !deferredBehindAsync() { fail(.unavailable(redis.link.problem), head) }
+            return
+        }
+        beginAsync(keepAlive: head.keepAlive)
         redis.history(id, since: since, limit: limit) { [self] result in
-            guard !isClosed else { return }
+            guard !isClosed else { return endAsync(keepAlive: false) }
             switch result {
             case .success(nil):
-                reply(404, error: "run_not_found", "no events were published to \(id) (or its history expired)", head)
+                fail(404, code: "run_not_found", message: "no events were published to \(id) (or its history expired)",
+                     head: head.method == .head, keepAlive: head.keepAlive)
             case .success(let h?):
                 var body = ByteBuffer()
                 body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(h.epoch)\",\"seq\":\(h.seq),\"firstSeq\":\(h.firstSeq),\"events\":[")
@@ -131,7 +135,7 @@ extension HTTPConnection {
             case .failure(let f):
                 fail(f, head)
             }
-            resume(keepAlive: head.keepAlive)
+            endAsync(keepAlive: head.keepAlive)
         }
     }
 
@@ -155,6 +159,7 @@ extension HTTPConnection {
 
     /// A JSON error reply on a request that otherwise went well (keep-alive kept unless `close`).
     func reply(_ status: Int, error code: String, _ message: String, _ head: RequestHead, close: Bool = false) {
+        if deferredBehindAsync() { return }
         fail(status, code: code, message: message, head: head.method == .head, keepAlive: head.keepAlive && !close)
     }
 }

@@ -8,6 +8,11 @@ final class HTTPConnection: Socket {
     let ctx: LoopContext
     /// A request has begun (its head or body is incomplete): the header timeout runs.
     private var inRequest = false
+    /// Requests whose asynchronous (Redis) answers are not written yet.
+    private(set) var awaiting = 0
+    /// A request that would have been answered at once, ahead of pending asynchronous
+    /// answers, waits and is parsed again afterwards.
+    private var retryAfterAsync = false
     private var sentContinue = false
 
     init(fd: Int32, ctx: LoopContext) {
@@ -107,6 +112,10 @@ final class HTTPConnection: Socket {
                 case .done(let b, let n): body = b; used = n
                 }
             }
+            if awaiting > 0 && !(endpoint == .publishEvents || (endpoint == .runEvents && !head.upgrade)) {
+                hold() // answered after the pending asynchronous answers, in order
+                return 0
+            }
             ctx.requests += 1
             switch endpoint {
             case .echo: return upgrade(head, buf, role: .echo)
@@ -121,7 +130,8 @@ final class HTTPConnection: Socket {
                 dispatch(endpoint, head, buf, body: body)
             }
             if isClosed { return -1 }
-            if isHeld { return used } // `resume(keepAlive:)` follows the asynchronous answer
+            if retryAfterAsync { retryAfterAsync = false; return 0 }
+            if awaiting > 0 { return head.keepAlive ? used : -1 } // `endAsync` answers and closes
             if !head.keepAlive { finish(); return -1 }
             return used
         }
@@ -268,14 +278,30 @@ final class HTTPConnection: Socket {
         t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), head) }
     }
 
-    /// Waits for an asynchronous answer (a Redis round trip): no further request on this
-    /// connection is read until `resume(keepAlive:)`, so responses keep the requests' order.
-    func suspend() { hold() }
+    /// Starts a request answered asynchronously through Redis. Such answers come back in the
+    /// order the commands were sent (one Redis connection), so pipelined publishes and history
+    /// reads all go out at once; any other request waits until they are answered, and nothing
+    /// after a request without keep-alive is read.
+    func beginAsync(keepAlive: Bool) {
+        awaiting += 1
+        if !keepAlive { hold() }
+    }
 
-    /// After the asynchronous answer was written: reads on (or closes, without keep-alive).
-    func resume(keepAlive: Bool) {
+    /// True (and reading stops) when answers are pending: the caller must not answer now; the
+    /// request is parsed again once they are written.
+    func deferredBehindAsync() -> Bool {
+        guard awaiting > 0 else { return false }
+        hold()
+        retryAfterAsync = true
+        return true
+    }
+
+    /// After an asynchronous answer was written: closes (without keep-alive) or, once every
+    /// answer is out, reads on.
+    func endAsync(keepAlive: Bool) {
+        awaiting -= 1
         guard !isClosed else { return }
-        if keepAlive { release() } else { finish() }
+        if !keepAlive { finish() } else if awaiting == 0 && isHeld { release() }
     }
 
     override func didClose() { ctx.connections -= 1 }

@@ -76,6 +76,7 @@ final class LoopContext: PrepareHook {
     var stopWhenIdleAfter: Double?
 
     override func beforeFlush() {
+        redis?.link.flush() // commands of this iteration go out before the fan-out's writes
         hubRef!._withUnsafeGuaranteedRef { $0.fanOut() }
         if let end = stopWhenIdleAfter, loop.socketCount == 0 || loop.now >= end { loop.stop() }
     }

@@ -75,6 +75,9 @@ final class RedisHub {
 
     private func commandUp() {
         ctx.server.logger.info("redis command connection up", metadata: ["redis": "\(link.endpoint.host):\(link.endpoint.port)"])
+        for s in [RedisScripts.publish, RedisScripts.read, RedisScripts.heartbeat, RedisScripts.leave] {
+            link.send(["SCRIPT", "LOAD", s.source]) { _ in } // EVALSHA then rarely needs its EVAL fallback
+        }
         for (_, m) in mirrors where m.state == .needsRead { read(m) }
         heartbeat()
     }

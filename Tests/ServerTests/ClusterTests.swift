@@ -234,6 +234,34 @@ struct ClusterTests {
         #expect(try early.publish("w1", "{\"a\":1}").status == 201)
     }
 
+    @Test func pipelinedRequestsAreAnsweredInOrderAroundRedisRoundTrips() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let node = try startCluster(1, redis)[0]
+        try redis.cli(["SCRIPT", "FLUSH"]) // the first EVALSHA of each script needs its EVAL fallback: order must hold
+        func post(_ body: String) -> String {
+            "POST /api/tests/o1/events HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let c = try TestClient(port: node.port)
+        try c.send(post("{\"i\":1}") + post("[{\"i\":2},{\"i\":3}]") + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+                   + post("{\"i\":") + "GET /api/tests/o1/events?since=1 HTTP/1.1\r\nHost: t\r\n\r\n" + post("{\"i\":4}")
+                   + "GET /api/tests/o1/events?since=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" + post("{\"i\":5}"))
+        var got: [String] = []
+        for _ in 0..<7 {
+            let r = try c.response()
+            got.append("\(r.status) \(r.text.prefix(40))")
+        }
+        #expect(got[0] == "201 {\"runId\":\"o1\",\"first\":1,\"last\":1}")
+        #expect(got[1] == "201 {\"runId\":\"o1\",\"first\":2,\"last\":3}")
+        #expect(got[2].hasPrefix("200 {\"status\":\"ok\""))
+        #expect(got[3].hasPrefix("400 "))
+        #expect(got[4].hasPrefix("200 {\"runId\":\"o1\",\"epoch\""))
+        #expect(got[5] == "201 {\"runId\":\"o1\",\"first\":4,\"last\":4}")
+        #expect(got[6].hasPrefix("200 "))
+        #expect(try c.waitForClose(timeout: 5), "nothing after Connection: close is read")
+        let h = try JSONSerialization.jsonObject(with: Data(node.get("/api/tests/o1/events").body)) as? [String: Any]
+        #expect(h?["seq"] as? Int == 4, "the publish after Connection: close was not run")
+    }
+
     @Test func malformedRedisURLStopsStartUpWithOneLine() throws {
         let p = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:99999"])
         #expect(p.waitExit() != 0)
