@@ -66,13 +66,14 @@ let package = Package(
         ),
         // Test helper shared by the parser tests: inputs placed right before a PROT_NONE page.
         .target(name: "GuardPage", path: "Tests/GuardPage"),
+        .target(name: "RedisServerSupport", path: "Tests/RedisServerSupport"),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "GuardPage"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
-        .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor"]),
+        .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

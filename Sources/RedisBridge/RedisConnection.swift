@@ -90,6 +90,21 @@ public final class RedisConnection: @unchecked Sendable { // confined to its loo
         }
     }
 
+    /// Writes buffered commands now rather than on the next write readiness (call before the
+    /// loop sleeps).
+    public func flush() {
+        if let h = handle, isConnected { CShim_redis_flush(h) }
+    }
+
+    /// Closes at once: pending commands get `.disconnected` (for a server that stopped
+    /// answering, where `close()` would wait for their replies).
+    public func abort() {
+        guard let h = handle else { return }
+        handle = nil
+        timeout?.stop()
+        CShim_redis_free(h)
+    }
+
     /// Closes after pending replies arrive (`onDisconnect(nil)` follows).
     public func close() {
         guard let h = handle else { return }
@@ -111,7 +126,7 @@ public final class RedisConnection: @unchecked Sendable { // confined to its loo
         let wasConnected = isConnected
         isConnected = false
         handle = nil
-        let waiting = pending
+        let waiting = pending.sorted { $0.key < $1.key } // in command order, as replies would have come
         pending.removeAll()
         for (_, cb) in waiting { cb(.disconnected) }
         if wasConnected { onDisconnect?(failure) }

@@ -38,8 +38,8 @@ extension HTTPConnection {
         }
         continueIfAsked(head)
         busy = Busy.uploading
-        asyncKeepAlive = head.keepAlive
-        asyncHead = false
+        pendingKeepAlive = head.keepAlive
+        pendingHead = false
         let s = UploadSession(conn: self, service: service, runId: run, name: name, kind: kind, head: head)
         session = s
         deadline = loop.now + ctx.idleTimeout
@@ -47,7 +47,7 @@ extension HTTPConnection {
         let used = s.feed(rest)
         if s.bodyDone && busy == Busy.uploading { // an empty body: `feed` saw none of it
             busy = Busy.waiting // the commit is running; later requests wait for its answer
-            holdReading(true)
+            hold()
         }
         return isClosed ? -1 : head.headLength + used
     }
@@ -69,9 +69,9 @@ extension HTTPConnection {
         let store = service.store
         if case .cleanupStats = endpoint {
             let days = service.retentionDays
-            beginAsync(head)
+            awaitOffLoop(head)
             offLoop({ store.stats(retentionDays: days) }) { [self] stats in
-                answerAsync(200, json: service.statsJSON(stats))
+                answerOffLoop(200, json: service.statsJSON(stats))
             }
             return
         }
@@ -95,32 +95,32 @@ extension HTTPConnection {
         let notFound = "no artifact \(artifactId) in run \(runId)"
         switch endpoint {
         case .listArtifacts:
-            beginAsync(head)
+            awaitOffLoop(head)
             offLoop({ store.list(runId).map(\.apiJSON) }) { [self] items in
-                answerAsync(200, json: "[" + items.joined(separator: ",") + "]")
+                answerOffLoop(200, json: "[" + items.joined(separator: ",") + "]")
             }
         case .getArtifact:
-            beginAsync(head)
+            awaitOffLoop(head)
             offLoop({ store.metadata(runId, artifactId) }) { [self] meta in
-                if let meta { answerAsync(200, json: meta.apiJSON) } else { failAsync(404, code: "artifact_not_found", message: notFound) }
+                if let meta { answerOffLoop(200, json: meta.apiJSON) } else { failOffLoop(404, code: "artifact_not_found", message: notFound) }
             }
         case .deleteArtifact:
-            beginAsync(head)
+            awaitOffLoop(head)
             offLoop({ store.delete(runId, artifactId) }) { [self] deleted in
-                if deleted { answerAsyncEmpty(204) } else { failAsync(404, code: "artifact_not_found", message: notFound) }
+                if deleted { answerOffLoopEmpty(204) } else { failOffLoop(404, code: "artifact_not_found", message: notFound) }
             }
         case .downloadArtifact:
             let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
             let redirect = query.string("redirect").map { $0 == "1" || $0 == "true" } ?? false
-            beginAsync(head)
+            awaitOffLoop(head)
             offLoop({ store.metadata(runId, artifactId) != nil }) { [self] exists in
-                guard exists else { return failAsync(404, code: "artifact_not_found", message: notFound) }
+                guard exists else { return failOffLoop(404, code: "artifact_not_found", message: notFound) }
                 let now = Timestamp.now()
                 let (url, expires) = service.signedURL(runId: runId, id: artifactId, now: now)
                 if redirect {
-                    answerAsyncEmpty(302, extraHeaders: "Location: \(url)\r\nCache-Control: no-store\r\n")
+                    answerOffLoopEmpty(302, extraHeaders: "Location: \(url)\r\nCache-Control: no-store\r\n")
                 } else {
-                    answerAsync(200, json: "{\"url\":\(jsonString(url)),\"expiresAt\":\"\(Timestamp.iso(Double(expires)))\",\"expiresIn\":\(service.signedURLTTL)}")
+                    answerOffLoop(200, json: "{\"url\":\(jsonString(url)),\"expiresAt\":\"\(Timestamp.iso(Double(expires)))\",\"expiresIn\":\(service.signedURLTTL)}")
                 }
             }
         default:

@@ -1,30 +1,31 @@
 import HTTP1
 import Reactor
 
-/// Answers made off the loop (disk work on the worker pool): the connection stops reading,
+/// Answers made off the loop (disk work on the worker pool; Redis answers have their own
+/// `beginAsync`/`endAsync` in HTTPConnection.swift): the connection stops reading,
 /// the answer is written when the job's result comes back, and then the requests that arrived
 /// meanwhile are parsed from the input buffer, in order.
 extension HTTPConnection {
     /// Marks the current request's answer as pending.
-    func beginAsync(_ head: RequestHead) {
+    func awaitOffLoop(_ head: RequestHead) {
         busy = Busy.waiting
-        asyncKeepAlive = head.keepAlive
-        asyncHead = head.method == .head
-        holdReading(true)
+        pendingKeepAlive = head.keepAlive
+        pendingHead = head.method == .head
+        hold()
     }
 
     /// Writes the pending answer as JSON, then goes on with later requests.
-    func answerAsync(_ status: Int, json: String) {
+    func answerOffLoop(_ status: Int, json: String) {
         guard !isClosed else { return }
-        respond(status, json: json, keepAlive: asyncKeepAlive && !closeWhenAnswered, isHead: asyncHead)
+        respond(status, json: json, keepAlive: pendingKeepAlive && !closeWhenAnswered, isHead: pendingHead)
         resumeRequests()
     }
 
     /// Writes the pending answer with no body (204, 302), `extraHeaders` included.
-    func answerAsyncEmpty(_ status: Int, extraHeaders: String = "") {
+    func answerOffLoopEmpty(_ status: Int, extraHeaders: String = "") {
         guard !isClosed else { return }
         prepareOutput()
-        ctx.writer.head(status, contentType: nil, contentLength: 0, keepAlive: asyncKeepAlive && !closeWhenAnswered, now: loop.now, into: &output)
+        ctx.writer.head(status, contentType: nil, contentLength: 0, keepAlive: pendingKeepAlive && !closeWhenAnswered, now: loop.now, into: &output)
         output.append(string: extraHeaders)
         ctx.writer.endHead(into: &output)
         markForFlush()
@@ -32,10 +33,10 @@ extension HTTPConnection {
     }
 
     /// Writes the pending answer as an error; `close` when the request's body was not consumed.
-    func failAsync(_ status: Int, code: String, message: String, close: Bool = false, extraHeaders: String = "") {
+    func failOffLoop(_ status: Int, code: String, message: String, close: Bool = false, extraHeaders: String = "") {
         guard !isClosed else { return }
-        let keep = asyncKeepAlive && !close && !closeWhenAnswered
-        fail(status, code: code, message: message, extraHeaders: extraHeaders, head: asyncHead, keepAlive: keep)
+        let keep = pendingKeepAlive && !close && !closeWhenAnswered
+        fail(status, code: code, message: message, extraHeaders: extraHeaders, head: pendingHead, keepAlive: keep)
         if keep { resumeRequests() }
     }
 
@@ -63,20 +64,9 @@ extension HTTPConnection {
         session = nil
         inRequest = false
         sentContinue = false
-        if !asyncKeepAlive || closeWhenAnswered { finish(); return }
+        if !pendingKeepAlive || closeWhenAnswered { finish(); return }
         deadline = loop.now + ctx.idleTimeout
-        resumeReading()
-    }
-
-    /// Reads again and offers the bytes that waited in the input buffer.
-    func resumeReading() {
-        holdReading(false)
-        guard !input.isEmpty, !isClosed else { return }
-        let used = received(input.readable)
-        if !isClosed {
-            input.consume(used)
-            input.releaseIfEmpty()
-        }
+        release() // reads on, first parsing what arrived meanwhile
     }
 }
 

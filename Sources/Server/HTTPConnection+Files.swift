@@ -36,10 +36,10 @@ extension HTTPConnection {
         let request = FileRequest(range: header("range"), ifNoneMatch: header("if-none-match"),
                                   acceptsGzip: ArtifactHTTP.acceptsGzip(header("accept-encoding")), isHead: isHead)
         let store = service.store
-        beginAsync(head)
+        awaitOffLoop(head)
         offLoop({ store.open(runId, id) }) { [self] opened in
             guard let opened else {
-                return failAsync(404, code: "artifact_not_found", message: "no artifact \(id) in run \(runId)", extraHeaders: ArtifactHTTP.cors)
+                return failOffLoop(404, code: "artifact_not_found", message: "no artifact \(id) in run \(runId)", extraHeaders: ArtifactHTTP.cors)
             }
             guard !isClosed else { Glibc.close(opened.fd); return }
             startFile(opened.fd, opened.meta, storedSize: opened.size, request)
@@ -62,7 +62,7 @@ extension HTTPConnection {
         var headers = "Content-Type: \(type)\r\nETag: \(etag)\r\nAccept-Ranges: bytes\r\nContent-Disposition: \(ArtifactHTTP.contentDisposition(name: m.name, contentType: type))\r\n"
         headers += "Cache-Control: private, no-transform\r\nX-Content-Type-Options: nosniff\r\n" + ArtifactHTTP.cors
         if gzipStored { headers += "Vary: Accept-Encoding\r\n" }
-        let keepAlive = asyncKeepAlive && !closeWhenAnswered
+        let keepAlive = pendingKeepAlive && !closeWhenAnswered
         func writeHead(_ status: Int, length: Int64, extra: String = "") {
             prepareOutput()
             ctx.writer.head(status, contentType: nil, contentLength: Int(length), keepAlive: keepAlive, now: loop.now, into: &output)
@@ -93,7 +93,7 @@ extension HTTPConnection {
                 writeHead(206, length: length, extra: "Content-Range: bytes \(a)-\(b)/\(m.size)\r\n")
             case .unsatisfiable:
                 Glibc.close(fd)
-                return failAsync(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
+                return failOffLoop(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
                                  extraHeaders: "Content-Range: bytes */\(m.size)\r\n" + ArtifactHTTP.cors)
             }
         }

@@ -8,6 +8,11 @@ final class HTTPConnection: Socket {
     let ctx: LoopContext
     /// A request has begun (its head or body is incomplete): the header timeout runs.
     var inRequest = false
+    /// Requests whose asynchronous (Redis) answers are not written yet.
+    private(set) var awaiting = 0
+    /// A request that would have been answered at once, ahead of pending asynchronous
+    /// answers, waits and is parsed again afterwards.
+    private var retryAfterAsync = false
     var sentContinue = false
     /// 0: parsing requests; `Busy.uploading`: body bytes go to `session`; `Busy.waiting`: an
     /// answer is being made off the loop (or a file is being sent) and later requests wait.
@@ -18,8 +23,8 @@ final class HTTPConnection: Socket {
     /// The file body being sent.
     var transfer: FileTransfer?
     /// Keep-alive and HEAD of the request whose answer is being made off the loop.
-    var asyncKeepAlive = true
-    var asyncHead = false
+    var pendingKeepAlive = true
+    var pendingHead = false
     /// Set by shutdown: close once the answer in progress is written.
     var closeWhenAnswered = false
 
@@ -53,6 +58,7 @@ final class HTTPConnection: Socket {
                 inRequest = false
                 sentContinue = false
                 deadline = loop.now + ctx.idleTimeout
+                if isHeld { return offset } // an answer is pending (Redis): later requests wait
             }
         }
         return offset
@@ -115,6 +121,7 @@ final class HTTPConnection: Socket {
             return keep ? head.headLength : -1
         case .found(let endpoint, let maxBody, let params):
             if case .uploadArtifact = endpoint {
+                if awaiting > 0 { hold(); return 0 } // parsed again once the Redis answers are out
                 ctx.requests += 1
                 return startUpload(head, buf, runId: params.bytes(0, in: path))
             }
@@ -130,6 +137,10 @@ final class HTTPConnection: Socket {
                 case .failed: return -1
                 case .done(let b, let n): body = b; used = n
                 }
+            }
+            if awaiting > 0 && !(endpoint == .publishEvents || (endpoint == .runEvents && !head.upgrade)) {
+                hold() // answered after the pending asynchronous answers, in order
+                return 0
             }
             ctx.requests += 1
             switch endpoint {
@@ -147,7 +158,9 @@ final class HTTPConnection: Socket {
                 dispatch(endpoint, head, buf, body: body)
             }
             if isClosed { return -1 }
-            if busy != 0 { return used }
+            if retryAfterAsync { retryAfterAsync = false; return 0 }
+            if awaiting > 0 { return head.keepAlive ? used : -1 } // `endAsync` answers and closes
+            if busy != 0 { return used } // answered from the worker pool, then later requests
             if !head.keepAlive { finish(); return -1 }
             return used
         }
@@ -300,6 +313,32 @@ final class HTTPConnection: Socket {
     func respond(_ status: Int, json text: String, _ head: RequestHead) {
         var t = text
         t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), head) }
+    }
+
+    /// Starts a request answered asynchronously through Redis. Such answers come back in the
+    /// order the commands were sent (one Redis connection), so pipelined publishes and history
+    /// reads all go out at once; any other request waits until they are answered, and nothing
+    /// after a request without keep-alive is read.
+    func beginAsync(keepAlive: Bool) {
+        awaiting += 1
+        if !keepAlive { hold() }
+    }
+
+    /// True (and reading stops) when answers are pending: the caller must not answer now; the
+    /// request is parsed again once they are written.
+    func deferredBehindAsync() -> Bool {
+        guard awaiting > 0 else { return false }
+        hold()
+        retryAfterAsync = true
+        return true
+    }
+
+    /// After an asynchronous answer was written: closes (without keep-alive) or, once every
+    /// answer is out, reads on.
+    func endAsync(keepAlive: Bool) {
+        awaiting -= 1
+        guard !isClosed else { return }
+        if !keepAlive { finish() } else if awaiting == 0 && isHeld { release() }
     }
 
     override func drained() {

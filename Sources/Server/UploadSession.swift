@@ -87,7 +87,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         conn?.deadline = loop.now + (conn?.ctx.idleTimeout ?? 60)
         // Full chunks or a complete body: read nothing more until the disk has caught up.
         if bodyDone { conn?.busy = HTTPConnection.Busy.waiting } // the answer comes with the commit
-        if bodyDone || at < bytes.count { conn?.holdReading(true) }
+        if bodyDone || at < bytes.count { conn?.hold() }
         pump()
         return at
     }
@@ -126,7 +126,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
                 if ended { discard(); return }
                 if let error { storeFailed(error); return }
                 pump()
-                if !bodyDone, let c = conn, c.isReadingHeld { c.resumeReading() }
+                if !bodyDone, let c = conn, c.isHeld { c.release() }
             }
             return
         }
@@ -140,9 +140,9 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
             switch result {
             case .success(let meta):
                 service.uploaded(meta)
-                conn?.answerAsync(201, json: meta.apiJSON)
+                conn?.answerOffLoop(201, json: meta.apiJSON)
             case .failure(let e):
-                conn?.failAsync(Self.status(e), code: Self.code(e), message: "the upload could not be stored: \(e)", close: true)
+                conn?.failOffLoop(Self.status(e), code: Self.code(e), message: "the upload could not be stored: \(e)", close: true)
             }
             conn = nil
         }
@@ -174,7 +174,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         guard !ended else { return }
         end()
         if !jobRunning { discard() }
-        conn?.failAsync(status, code: code, message: message, close: true)
+        conn?.failOffLoop(status, code: code, message: message, close: true)
         conn = nil
     }
 

@@ -32,13 +32,13 @@ struct ReadHoldTests {
         let probe = Self.onLoop(t) { () -> LoopBox in
             let p = Probe(fd: fd, loop: t.loop)
             p.start()
-            p.holdReading(true)
+            p.hold()
             return LoopBox(p)
         }!
         #expect(write(fds[1], "hello", 5) == 5)
         #expect(Self.onLoop(t) { probe.socket.bytes } == 0)
-        #expect(Self.onLoop(t) { probe.socket.isReadingHeld } == true)
-        _ = Self.onLoop(t) { probe.socket.holdReading(false) }
+        #expect(Self.onLoop(t) { probe.socket.isHeld } == true)
+        _ = Self.onLoop(t) { probe.socket.release() }
         let end = Date().addingTimeInterval(5)
         var got = 0
         while got < 5 && Date() < end { got = Self.onLoop(t) { probe.socket.bytes } ?? 0 }

@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,13 @@ int CShim_redis_command(CShim_redis *r, int argc, const char **argv, const size_
 }
 
 void CShim_redis_disconnect(CShim_redis *r) { redisAsyncDisconnect(r->ac); }
+
+void CShim_redis_free(CShim_redis *r) { redisAsyncFree(r->ac); }
+
+void CShim_redis_flush(CShim_redis *r) {
+    redisContext *c = &r->ac->c;
+    if ((c->flags & REDIS_CONNECTED) && sdslen(c->obuf) > 0) redisAsyncHandleWrite(r->ac);
+}
 
 int CShim_reply_type(const void *reply) { return ((const redisReply *)reply)->type; }
 long long CShim_reply_integer(const void *reply) { return ((const redisReply *)reply)->integer; }

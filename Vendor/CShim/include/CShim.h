@@ -179,6 +179,12 @@ CShim_redis *CShim_redis_connect(CShim_loop *loop, const char *host, int port, v
 int CShim_redis_command(CShim_redis *r, int argc, const char **argv, const size_t *argvlen, long tag);
 /// Closes after pending replies arrive; `on_disconnect` follows.
 void CShim_redis_disconnect(CShim_redis *r);
+/// Closes at once: pending callbacks get a NULL reply, then the disconnect callback runs.
+void CShim_redis_free(CShim_redis *r);
+/// Writes buffered commands now (instead of at the next write readiness): called just before
+/// the loop sleeps, so a command issued in this iteration reaches Redis without a loop pass.
+/// May end the connection (its disconnect callback runs) when the write fails.
+void CShim_redis_flush(CShim_redis *r);
 
 int CShim_reply_type(const void *reply);
 long long CShim_reply_integer(const void *reply);
