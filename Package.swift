@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "RedisBridge", dependencies: ["Reactor", "CShim"]),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "CShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "CShim", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(
@@ -64,12 +64,13 @@ let package = Package(
         ),
         // Test helper shared by the parser tests: inputs placed right before a PROT_NONE page.
         .target(name: "GuardPage", path: "Tests/GuardPage"),
+        .target(name: "RedisServerSupport", path: "Tests/RedisServerSupport"),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "GuardPage"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
-        .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor"]),
+        .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "WebSocket", "CShim", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

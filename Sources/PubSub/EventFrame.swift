@@ -54,6 +54,16 @@ public final class EventFrame {
         return UnsafeRawBufferPointer(start: mem, count: compressedCount)
     }
 
+    /// Frames an event message that was encoded elsewhere (by the Redis publish script, in
+    /// the same format): `message` is the whole JSON text.
+    public static func wrap(seq: Int64, message: UnsafeRawBufferPointer) -> EventFrame {
+        let header = FrameEncoder.headerLength(payloadLength: message.count, masked: false)
+        let mem = UnsafeMutableRawPointer.allocate(byteCount: header + message.count, alignment: 16)
+        FrameEncoder.writeHeader(into: mem, opcode: .text, payloadLength: message.count)
+        if message.count > 0 { (mem + header).copyMemory(from: message.baseAddress!, byteCount: message.count) }
+        return EventFrame(seq: seq, storage: mem, count: header + message.count, payloadOffset: header)
+    }
+
     /// Encodes an event message around `data` (validated JSON, embedded byte for byte).
     /// `runId` must already be a valid id (no JSON escaping needed); `time` is the 24-byte
     /// ISO-8601 timestamp.

@@ -9,7 +9,8 @@ public final class Run {
     /// The id's bytes (embedded in event messages without escaping: the alphabet needs none).
     public let idBytes: [UInt8]
     /// Opaque id of this history (random hex); a client with another epoch gets a gap from 1.
-    public let epoch: String
+    /// With Redis it comes from Redis (empty until the run's first read there).
+    public private(set) var epoch: String
     /// The latest `seq` given out (0 before the first event).
     public private(set) var lastSeq: Int64 = 0
     /// When the run ended (`run.finished` event), or nil.
@@ -70,6 +71,17 @@ public final class Run {
     public func frame(seq: Int64) -> EventFrame? {
         guard seq >= firstRetainedSeq, seq <= lastSeq, historyCount > 0 else { return nil }
         return ring[(head + Int(seq - firstRetainedSeq)) % ring.count]
+    }
+
+    /// Starts another history (with Redis: Redis lost the run's data, or this is the first
+    /// read): the epoch becomes `epoch`, seq restarts from `lastSeq`, history is dropped.
+    /// Returns the bytes freed.
+    @discardableResult
+    public func restart(epoch: String, lastSeq: Int64) -> Int {
+        self.epoch = epoch
+        self.lastSeq = lastSeq
+        batch.removeAll(keepingCapacity: true)
+        return dropHistory()
     }
 
     /// Drops all history (memory pressure); returns the bytes freed. `seq` and the epoch stay.

@@ -16,6 +16,9 @@ public final class RunRegistry {
     /// Runs whose history was dropped for the byte budget (a metric).
     public private(set) var evictions = 0
     private let makeEpoch: () -> String
+    /// With Redis the registry is a cache of runs others own: eviction and expiry drop history
+    /// but never forget a run (the Redis side forgets runs nobody here watches).
+    public var mirrorsRemote = false
 
     public init(maxEventsPerRun: Int, maxTotalBytes: Int, idleTimeout: Double, finishedGrace: Double,
                 makeEpoch: @escaping () -> String) {
@@ -61,12 +64,23 @@ public final class RunRegistry {
             guard let v = victim ?? (current.historyBytes > 0 ? current : nil) else { return }
             totalBytes -= v.dropHistory()
             evictions += 1
-            if v.subscriptions.isEmpty && v !== current { runs[v.id] = nil }
+            if v.subscriptions.isEmpty && v !== current && !mirrorsRemote { runs[v.id] = nil }
         }
+    }
+
+    /// Restarts `run`'s history (see `Run.restart`), keeping the byte count.
+    public func restart(_ run: Run, epoch: String, lastSeq: Int64) {
+        totalBytes -= run.restart(epoch: epoch, lastSeq: lastSeq)
+    }
+
+    /// Forgets the run with `id` and its history.
+    public func forget(_ id: String) {
+        if let r = runs.removeValue(forKey: id) { totalBytes -= r.historyBytes }
     }
 
     /// Ends idle runs and forgets ended runs past their grace period (when nobody watches).
     public func sweep(now: Double) {
+        guard !mirrorsRemote else { return }
         var gone: [String] = []
         for (id, r) in runs {
             if r.finishedAt == nil && now - r.lastActivity >= idleTimeout { r.finishedAt = now }

@@ -30,6 +30,7 @@ open class Socket {
 
     private static let queued: UInt8 = 1, closedBit: UInt8 = 2, writeArmed: UInt8 = 4
     private static let finishing: UInt8 = 8, readPaused: UInt8 = 16, lingering: UInt8 = 32
+    private static let held: UInt8 = 64
 
     /// Wraps an already non-blocking fd; call `start()` to register it.
     public init(fd: Int32, loop: EventLoop) {
@@ -92,7 +93,8 @@ open class Socket {
         guard !isClosed, total > 0 else { return }
         let iteration = CShim_loop_iteration(loop.raw)
         var written = 0
-        if output.isEmpty && lastDirectWrite != iteration && state & Socket.writeArmed == 0 {
+        // Past IOV_MAX (1024) writev fails with EINVAL: such a batch goes through `output`.
+        if output.isEmpty && lastDirectWrite != iteration && state & Socket.writeArmed == 0 && iov.count <= 1024 {
             lastDirectWrite = iteration
             var n: Int
             repeat { n = writev(fd, iov.baseAddress, Int32(iov.count)) } while n < 0 && errno == EINTR
@@ -145,20 +147,15 @@ open class Socket {
         if output.isEmpty {
             if let block = output.surrender(ifCapacity: EventLoop.blockSize) { loop.returnBlock(block) }
             if state & Socket.finishing != 0 { linger(); return }
-            if state & Socket.writeArmed != 0 {
-                state &= ~Socket.writeArmed
-                setEvents(state & Socket.readPaused != 0 ? 0 : Int32(CShim_EV_READ))
-            }
-            if state & Socket.readPaused != 0 {
-                state &= ~Socket.readPaused
-                setEvents(Int32(CShim_EV_READ))
+            if state & (Socket.writeArmed | Socket.readPaused) != 0 {
+                state &= ~(Socket.writeArmed | Socket.readPaused)
+                setEvents(wantsRead ? Int32(CShim_EV_READ) : 0)
             }
             drained()
         } else if state & Socket.writeArmed == 0 {
             // Short write: only now is the write watcher armed (Redis ae / uSockets habit).
             state |= Socket.writeArmed
-            let reading = state & (Socket.finishing | Socket.readPaused) == 0
-            setEvents(Int32(CShim_EV_WRITE) | (reading ? Int32(CShim_EV_READ) : 0))
+            setEvents(Int32(CShim_EV_WRITE) | (wantsRead ? Int32(CShim_EV_READ) : 0))
         }
     }
 
@@ -175,6 +172,36 @@ open class Socket {
 
     /// True while the socket waits for its peer to close after our last write.
     public final var isLingering: Bool { state & Socket.lingering != 0 }
+
+    /// Reading is wanted unless finishing, paused for backpressure, or held.
+    private var wantsRead: Bool { state & (Socket.finishing | Socket.readPaused | Socket.held) == 0 }
+
+    /// Stops reading until `release()`: a protocol layer waiting for an asynchronous answer
+    /// (a Redis round trip) before it may look at the next request. Bytes already received
+    /// stay in `input`.
+    public final func hold() {
+        guard !isClosed, state & Socket.held == 0 else { return }
+        state |= Socket.held
+        if state & Socket.finishing == 0 { setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0) }
+    }
+
+    /// True between `hold()` and `release()`.
+    public final var isHeld: Bool { state & Socket.held != 0 }
+
+    /// Reads again after `hold()`, first offering what `input` already holds to `received(_:)`.
+    public final func release() {
+        guard !isClosed, state & Socket.held != 0 else { return }
+        state &= ~Socket.held
+        if state & Socket.finishing != 0 { return }
+        setEvents((state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0) | (wantsRead ? Int32(CShim_EV_READ) : 0))
+        if !input.isEmpty {
+            let used = received(input.readable)
+            if !isClosed {
+                input.consume(used)
+                input.releaseIfEmpty()
+            }
+        }
+    }
 
     @inline(__always)
     private func setEvents(_ events: Int32) {

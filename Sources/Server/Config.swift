@@ -42,6 +42,10 @@ public struct Config: Sendable {
     public var historyMaxBytes = 256 << 20
     public var runIdleTimeout = 3600.0
     public var runFinishedGrace = 600.0
+    /// Seconds between cluster heartbeats in Redis (an instance's registration lives 3×).
+    public var clusterHeartbeat = 5.0
+    /// Seconds a Redis command may wait for its answer before the connection is dropped.
+    public var redisCommandTimeout = 5.0
 
     public init() {
         compressionThreads = Config.coreCount
@@ -68,6 +72,8 @@ public struct RedisURL: Sendable, Equatable {
     public var port: Int
     public var password: String?
     public var database: Int
+    /// An ACL user (`redis://user:password@host`), nil for the default user.
+    public var username: String? = nil
 
     /// Parses the URL or says what is wrong with it (never echoing the password).
     public static func parse(_ text: String) -> Result<RedisURL, ConfigError> {
@@ -75,10 +81,12 @@ public struct RedisURL: Sendable, Equatable {
         guard text.hasPrefix("redis://") else { return fail("must start with redis:// (got a URL with another scheme)") }
         var rest = Substring(text.dropFirst("redis://".count))
         var password: String?
+        var username: String?
         if let at = rest.lastIndex(of: "@") {
             let auth = rest[..<at]
             rest = rest[rest.index(after: at)...]
             if let colon = auth.firstIndex(of: ":") {
+                if colon != auth.startIndex { username = String(auth[..<colon]) }
                 password = String(auth[auth.index(after: colon)...])
             } else if !auth.isEmpty {
                 password = String(auth)
@@ -103,6 +111,6 @@ public struct RedisURL: Sendable, Equatable {
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return fail("has no host") }
-        return .success(RedisURL(host: host, port: port, password: password, database: database))
+        return .success(RedisURL(host: host, port: port, password: password, database: database, username: username))
     }
 }

@@ -22,6 +22,9 @@ extension HTTPConnection {
             return reply(400, error: "invalid_json", problem, head)
         }
         let now = loop.now
+        if let redis = ctx.redis, redis.fansOut {
+            return publishThroughRedis(redis, head, runId: id, body: body)
+        }
         let run = ctx.hub.registry.run(id, create: true, now: now)!
         var first: Int64 = 0, last: Int64 = 0
         for r in ctx.eventRanges {
@@ -30,6 +33,45 @@ extension HTTPConnection {
             if first == 0 { first = last }
         }
         respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(first),\"last\":\(last)}", head)
+    }
+
+    /// Publishing with Redis: one script call assigns the seqs and publishes the batch; the
+    /// connection waits for it (later pipelined requests are read afterwards). While Redis is
+    /// unreachable the answer is 503 with Retry-After: nothing was published.
+    private func publishThroughRedis(_ redis: RedisHub, _ head: RequestHead, runId id: String, body: UnsafeRawBufferPointer) {
+        guard redis.link.commandReady else {
+            return fail(503, code: "redis_unavailable", message: "Redis is unreachable (\(redis.link.problem)); nothing was published, retry later",
+                        extraHeaders: "Retry-After: 1\r\n", head: head.method == .head, keepAlive: head.keepAlive)
+        }
+        var finishes = false
+        let bodies = ctx.eventRanges.map { r -> [UInt8] in
+            let object = UnsafeRawBufferPointer(rebasing: body[r])
+            if EventBody.finishesRun(object) { finishes = true }
+            return Array(object)
+        }
+        suspend()
+        redis.publish(id, bodies, finishes: finishes, time: Timestamp.iso(loop.now)) { [self] result in
+            guard !isClosed else { return }
+            switch result {
+            case .success(let seqs):
+                respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(seqs.first),\"last\":\(seqs.last)}", head)
+            case .failure(let f):
+                fail(f, head)
+            }
+            resume(keepAlive: head.keepAlive)
+        }
+    }
+
+    /// Answers a failed Redis operation: 503 with Retry-After (the caller may retry).
+    func fail(_ f: RedisHub.PublishFailure, _ head: RequestHead) {
+        let message: String
+        switch f {
+        case .unavailable(let why): message = "Redis is unreachable (\(why)); nothing was done, retry later"
+        case .lost: message = "the Redis connection was lost before it answered; the events may or may not have been published (check the run's history before retrying)"
+        case .failed(let e): message = "Redis answered with an error: \(e)"
+        }
+        fail(503, code: "redis_unavailable", message: message, extraHeaders: "Retry-After: 1\r\n",
+             head: head.method == .head, keepAlive: head.keepAlive)
     }
 
     /// `GET /api/tests/{runId}/events?since=N&limit=M`: retained events after N as JSON.
@@ -48,6 +90,9 @@ extension HTTPConnection {
         }
         let since = sinceValue ?? 0
         let limit = Int(min(max(limitValue ?? 1000, 1), 10_000))
+        if let redis = ctx.redis, redis.fansOut {
+            return historyThroughRedis(redis, head, runId: id, since: since, limit: limit)
+        }
         guard let run = ctx.hub.registry.run(id, create: false, now: loop.now) else {
             return reply(404, error: "run_not_found", "no events were published to \(id) (or its history expired)", head)
         }
@@ -64,6 +109,30 @@ extension HTTPConnection {
         }
         body.append("]}")
         respond(200, "application/json", UnsafeRawBufferPointer(body.readable), head)
+    }
+
+    private func historyThroughRedis(_ redis: RedisHub, _ head: RequestHead, runId id: String, since: Int64, limit: Int) {
+        guard redis.link.commandReady else { return fail(.unavailable(redis.link.problem), head) }
+        suspend()
+        redis.history(id, since: since, limit: limit) { [self] result in
+            guard !isClosed else { return }
+            switch result {
+            case .success(nil):
+                reply(404, error: "run_not_found", "no events were published to \(id) (or its history expired)", head)
+            case .success(let h?):
+                var body = ByteBuffer()
+                body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(h.epoch)\",\"seq\":\(h.seq),\"firstSeq\":\(h.firstSeq),\"events\":[")
+                for (i, e) in h.events.enumerated() {
+                    if i > 0 { body.append(byte: UInt8(ascii: ",")) }
+                    e.withUnsafeBytes { body.append($0) }
+                }
+                body.append("]}")
+                respond(200, "application/json", UnsafeRawBufferPointer(body.readable), head)
+            case .failure(let f):
+                fail(f, head)
+            }
+            resume(keepAlive: head.keepAlive)
+        }
     }
 
     /// `GET /api/tests/{runId}/events` with Upgrade: a socket subscribed to that run.

@@ -38,6 +38,7 @@ final class HTTPConnection: Socket {
                 inRequest = false
                 sentContinue = false
                 deadline = loop.now + ctx.idleTimeout
+                if isHeld { return offset } // an answer is pending (Redis): later requests wait
             }
         }
         return offset
@@ -120,6 +121,7 @@ final class HTTPConnection: Socket {
                 dispatch(endpoint, head, buf, body: body)
             }
             if isClosed { return -1 }
+            if isHeld { return used } // `resume(keepAlive:)` follows the asynchronous answer
             if !head.keepAlive { finish(); return -1 }
             return used
         }
@@ -264,6 +266,16 @@ final class HTTPConnection: Socket {
     func respond(_ status: Int, json text: String, _ head: RequestHead) {
         var t = text
         t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), head) }
+    }
+
+    /// Waits for an asynchronous answer (a Redis round trip): no further request on this
+    /// connection is read until `resume(keepAlive:)`, so responses keep the requests' order.
+    func suspend() { hold() }
+
+    /// After the asynchronous answer was written: reads on (or closes, without keep-alive).
+    func resume(keepAlive: Bool) {
+        guard !isClosed else { return }
+        if keepAlive { release() } else { finish() }
     }
 
     override func didClose() { ctx.connections -= 1 }

@@ -17,6 +17,8 @@ final class Hub {
     private var timeScratch = ByteBuffer()
     /// Events published and frames handed to sockets (metrics).
     var published = 0
+    /// Events received from Redis for local subscribers.
+    var relayed = 0
     var deliveries = 0
     var slowConsumersClosed = 0
 
@@ -52,6 +54,15 @@ final class Hub {
         registry.record(frame, in: run, now: now, finishes: finishes)
         published += 1
         return seq
+    }
+
+    /// Takes a frame whose seq is `run.lastSeq + 1` from elsewhere (Redis) into history and
+    /// this iteration's fan-out.
+    func accept(_ frame: EventFrame, into run: Run, now: Double) {
+        _ = run.nextSeq()
+        if run.batch.isEmpty { dirty.append(run) }
+        registry.record(frame, in: run, now: now, finishes: false)
+        relayed += 1
     }
 
     /// Fans out every run's frames of this iteration (the loop's `beforeFlush`).

@@ -2,6 +2,7 @@ import HTTP1
 import Reactor
 import WebSocket
 import PubSub
+import RedisBridge
 
 /// What every connection on one loop shares: the router, the header slots the parser fills,
 /// the response writer with its cached `Date`, limits and counters. Confined to the loop.
@@ -15,6 +16,8 @@ final class LoopContext: PrepareHook {
     private var hubRef: Unmanaged<Hub>?
     /// The run event hub of this loop.
     var hub: Hub { hubRef!.takeUnretainedValue() }
+    /// The hub across instances (with `REDIS_URL`), nil in embedded mode.
+    var redis: RedisHub?
     /// Header slots for the request being parsed (reused by every request on this loop).
     let slots: UnsafeMutableBufferPointer<HTTPHeaderSlot>
     var writer = ResponseWriter()
@@ -62,6 +65,11 @@ final class LoopContext: PrepareHook {
         super.init()
         hubRef = .passRetained(Hub(config: config, ctx: self))
         loop.prepareHook = self
+        if let u = config.redisURL {
+            redis = RedisHub(ctx: self, config: config,
+                             endpoint: RedisEndpoint(host: u.host, port: u.port, password: u.password, database: u.database, username: u.username))
+            hub.registry.mirrorsRemote = config.useRedisWebSocket
+        }
     }
 
     /// Set by shutdown: the loop stops once every socket is closed or the grace has passed.

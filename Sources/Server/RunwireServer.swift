@@ -19,8 +19,6 @@ public final class RunwireServer: @unchecked Sendable {
     private var context: LoopContext!
     private var signals: [OpaquePointer] = []
     private var lastProbe = 0.0
-    /// Whether every configured dependency works, and if not why (updated by probes).
-    private(set) var readiness: (Bool, String) = (false, "starting")
     /// The bound port (after `start()`).
     public private(set) var port = 0
 
@@ -49,8 +47,9 @@ public final class RunwireServer: @unchecked Sendable {
             "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(mode)",
             "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")",
         ])
-        if config.redisURL != nil {
-            logger.warning("REDIS_URL is set but this build has no Redis bridge yet: running as a single instance and reporting not ready")
+        if let u = config.redisURL {
+            logger.info("redis", metadata: ["address": "\(u.host):\(u.port)", "database": "\(u.database)",
+                                           "fanOut": "\(config.useRedisWebSocket ? "through Redis" : "local (USE_REDIS_WEBSOCKET=false)")"])
         }
         if config.protectedMode {
             logger.notice("protected mode: neither API_KEYS nor TOKEN_SECRET is set, so only loopback addresses may be bound")
@@ -88,6 +87,7 @@ public final class RunwireServer: @unchecked Sendable {
         logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
         listener?.close()
         listener = nil
+        context.redis?.leave { }
         let graceEnd = loop.now + 5
         loop.forEachSocket { s in
             if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
@@ -111,23 +111,34 @@ public final class RunwireServer: @unchecked Sendable {
     private func sweep(_ now: Double) {
         if now - lastProbe >= 5 { probe() }
         context.hub.registry.sweep(now: now)
+        context.redis?.sweep(now: now)
     }
 
     /// Checks the store on the worker pool (never on the loop) and records the result.
     private func probe() {
         lastProbe = loop.now
         let dir = config.storageDir
-        let redisMissing = config.redisURL != nil
         pool.submit(on: loop, { StoreProbe.check(dir) }) { [self] result in
-            let wasReady = self.readiness.0
-            if redisMissing {
-                // Honest until the Redis bridge lands: a configured dependency that does not work.
-                self.readiness = (false, "redis: REDIS_URL is set but this build has no Redis bridge yet")
-                return
-            }
-            self.readiness = result == nil ? (true, "") : (false, "store: \(result!)")
-            if wasReady && result != nil { self.logger.error("not ready", metadata: ["reason": "\(result!)"]) }
+            let wasReady = self.storeProblem == nil
+            self.storeProblem = result
+            if wasReady && result != nil { self.logger.error("not ready", metadata: ["reason": "store: \(result!)"]) }
         }
+    }
+
+    /// nil while the store works, else why not (from the last probe).
+    private var storeProblem: String? = "starting"
+
+    /// Whether every configured dependency works, and if not why: the store (probed every
+    /// 5 s) and, with REDIS_URL, both Redis connections answering.
+    var readiness: (Bool, String) {
+        var problems: [String] = []
+        if let p = storeProblem { problems.append("store: \(p)") }
+        if let r = context.redis {
+            let stalled = r.link.stalledFor(now: loop.now)
+            if !r.link.isUp { problems.append("redis: \(r.link.problem)") }
+            else if stalled > 2 { problems.append("redis: no answer for \(Int(stalled)) s") }
+        }
+        return (problems.isEmpty, problems.joined(separator: "; "))
     }
 
     // MARK: Stats
@@ -139,7 +150,7 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     func statsJSON(now: Double) -> String {
-        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":0,\"activeRuns\":\(context.hub.registry.activeRunCount),\"uptime\":\(uptime(now))}"
+        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":\(context.redis?.redisConnections ?? 0),\"activeRuns\":\(context.redis?.clusterActiveRuns ?? context.hub.registry.activeRunCount),\"uptime\":\(uptime(now))}"
     }
 
     func metricsText(now: Double) -> String {
@@ -169,6 +180,18 @@ public final class RunwireServer: @unchecked Sendable {
         # HELP runwire_ws_slow_consumers_closed_total Subscribers closed with 1013 for falling behind.
         # TYPE runwire_ws_slow_consumers_closed_total counter
         runwire_ws_slow_consumers_closed_total \(c.hub.slowConsumersClosed)
+        # HELP runwire_events_relayed_total Events received from Redis for local subscribers.
+        # TYPE runwire_events_relayed_total counter
+        runwire_events_relayed_total \(c.hub.relayed)
+        # HELP runwire_redis_up Whether the Redis connections are up (1) or not (0; 1 without Redis).
+        # TYPE runwire_redis_up gauge
+        runwire_redis_up \(c.redis.map { $0.link.isUp ? 1 : 0 } ?? 1)
+        # HELP runwire_redis_catch_up_events_total Events read from Redis history to fill what pub/sub missed or to sync a run.
+        # TYPE runwire_redis_catch_up_events_total counter
+        runwire_redis_catch_up_events_total \(c.redis?.catchUpEvents ?? 0)
+        # HELP runwire_redis_epoch_changes_total Runs whose epoch changed in Redis (its data was lost).
+        # TYPE runwire_redis_epoch_changes_total counter
+        runwire_redis_epoch_changes_total \(c.redis?.epochChanges ?? 0)
         # HELP runwire_history_bytes Bytes of run history held.
         # TYPE runwire_history_bytes gauge
         runwire_history_bytes \(c.hub.registry.totalBytes)

@@ -41,18 +41,28 @@ extension WebSocketConnection {
 
     /// Subscribes to `runId`: `subscribed`, then (with `since` or a foreign `epoch`) a `gap`
     /// if history no longer reaches back, the replay, then live events.
+    /// With Redis the run's mirror may first need a read from Redis: the subscription then
+    /// completes (`subscribeLive`) when that read answers.
     func subscribe(runId: String, since: Int64?, epoch: String?) {
         let now = loop.now
-        if let old = subscriptions.firstIndex(where: { $0.run.id == runId }) {
-            subscriptions[old].run.remove(subscriptions[old])
-            subscriptions.remove(at: old)
-        }
-        guard subscriptions.count < ctx.wsMaxSubscriptions else {
+        let resubscribing = subscriptions.contains { $0.run.id == runId }
+        guard resubscribing || subscriptions.count < ctx.wsMaxSubscriptions else {
             sendError("too_many_subscriptions", "a socket may watch at most \(ctx.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
             return
         }
         let run = ctx.hub.registry.run(runId, create: true, now: now)!
         run.lastActivity = now
+        if let redis = ctx.redis, redis.fansOut, !redis.subscribeWhenLive(self, run: run, since: since, epoch: epoch) { return }
+        subscribeLive(run, since: since, epoch: epoch)
+    }
+
+    /// Subscribes to a run whose history is at hand (embedded, or a live Redis mirror).
+    func subscribeLive(_ run: Run, since: Int64?, epoch: String?) {
+        let runId = run.id
+        if let old = subscriptions.firstIndex(where: { $0.run.id == runId }) {
+            subscriptions[old].run.remove(subscriptions[old])
+            subscriptions.remove(at: old)
+        }
         let last = run.lastSeq
         sendText("{\"type\":\"subscribed\",\"runId\":\"\(runId)\",\"epoch\":\"\(run.epoch)\",\"seq\":\(last)}")
         let compressed = deflate.map { $0.serverMaxWindowBits == 15 } ?? false
@@ -87,7 +97,7 @@ extension WebSocketConnection {
         subscriptions.removeAll()
     }
 
-    private func sendGap(_ run: Run, from: Int64, to: Int64) {
+    func sendGap(_ run: Run, from: Int64, to: Int64) {
         sendText("{\"type\":\"gap\",\"runId\":\"\(run.id)\",\"epoch\":\"\(run.epoch)\",\"from\":\(from),\"to\":\(max(to, 0))}")
     }
 
@@ -201,6 +211,18 @@ extension WebSocketConnection {
                 return
             }
             let value = UnsafeRawBufferPointer(rebasing: payload[data])
+            if let redis = ctx.redis, redis.fansOut {
+                redis.publish(id, [Array(value)], finishes: EventBody.finishesRun(value), time: Timestamp.iso(loop.now)) { [self] result in
+                    guard !isClosed, !closeSent else { return }
+                    switch result {
+                    case .success(let seqs): sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seqs.last)}")
+                    case .failure(.unavailable(let why)): sendError("redis_unavailable", "Redis is unreachable (\(why)); nothing was published, retry later", runId: id)
+                    case .failure(.lost): sendError("redis_unavailable", "the Redis connection was lost before it answered; the event may or may not have been published", runId: id)
+                    case .failure(.failed(let e)): sendError("redis_error", "Redis answered with an error: \(e)", runId: id)
+                    }
+                }
+                return
+            }
             let run = ctx.hub.registry.run(id, create: true, now: loop.now)!
             let seq = ctx.hub.publish(value, to: run, finishes: EventBody.finishesRun(value), now: loop.now)
             sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seq)}")

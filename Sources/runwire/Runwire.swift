@@ -87,6 +87,10 @@ struct Serve: ParsableCommand {
     var runIdleTimeout: String?
     @Option(name: .customLong("run-finished-grace"), help: ArgumentHelp("Seconds a finished run's history is kept while nobody watches it. [env RUN_FINISHED_GRACE, default 600]", valueName: "value"))
     var runFinishedGrace: String?
+    @Option(name: .customLong("cluster-heartbeat"), help: ArgumentHelp("Seconds between this instance's heartbeats in Redis (it drops out after 3 missed). [env CLUSTER_HEARTBEAT, default 5]", valueName: "value"))
+    var clusterHeartbeat: String?
+    @Option(name: .customLong("redis-command-timeout"), help: ArgumentHelp("Seconds a Redis command may go unanswered before the connection is dropped and remade. [env REDIS_COMMAND_TIMEOUT, default 5]", valueName: "value"))
+    var redisCommandTimeout: String?
     @Flag(name: .customLong("enable-echo"), help: "Serve GET /api/ws/echo, a WebSocket echo for conformance tests. [env ENABLE_ECHO=1]")
     var enableEcho = false
     @Flag(name: .customLong("insecure"), help: "Allow binding a non-loopback address without API_KEYS or TOKEN_SECRET.")
@@ -126,6 +130,8 @@ struct Serve: ParsableCommand {
         if let historyMaxBytes { flags["HISTORY_MAX_BYTES"] = historyMaxBytes }
         if let runIdleTimeout { flags["RUN_IDLE_TIMEOUT"] = runIdleTimeout }
         if let runFinishedGrace { flags["RUN_FINISHED_GRACE"] = runFinishedGrace }
+        if let clusterHeartbeat { flags["CLUSTER_HEARTBEAT"] = clusterHeartbeat }
+        if let redisCommandTimeout { flags["REDIS_COMMAND_TIMEOUT"] = redisCommandTimeout }
         if enableEcho { flags["ENABLE_ECHO"] = "true" }
         return flags
     }

@@ -2,52 +2,7 @@ import Foundation
 import Testing
 @testable import Reactor
 @testable import RedisBridge
-
-/// A real redis-server on a free loopback port, started and stopped by the test (no
-/// persistence). Fails the test when redis-server is not installed (`.ci/deps test` installs it).
-final class RedisServer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-    let dir: String
-
-    init() throws {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in(); addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &len) } }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        close(probe)
-        dir = NSTemporaryDirectory() + "redis-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let end = Date().addingTimeInterval(10)
-        while Date() < end {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = addr; a.sin_port = in_port_t(UInt16(port).bigEndian)
-            let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-            close(fd)
-            if ok { return }
-            usleep(20_000)
-        }
-        throw RedisTestError("redis-server did not start on \(port)")
-    }
-
-    /// Stops the server (bounded: SIGTERM, then SIGKILL after 5 s).
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            let end = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < end { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-}
+import RedisServerSupport
 
 struct RedisTestError: Error, CustomStringConvertible {
     let description: String

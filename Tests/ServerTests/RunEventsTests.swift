@@ -15,7 +15,7 @@ extension TestClient {
     func sendJSON(_ text: String) throws { try sendFrame(1, Array(text.utf8)) }
 }
 
-extension TestServer {
+extension ListeningServer {
     /// POSTs `body` to a run; returns status and JSON.
     func publish(_ run: String, _ body: String, headers: String = "") throws -> HTTPResponse {
         let c = try TestClient(port: port)
@@ -247,7 +247,7 @@ struct RunEventsTests {
     }
 }
 
-extension TestServer {
+extension ListeningServer {
     /// A counter from /metrics.
     func metric(_ name: String) throws -> Int {
         let text = try get("/metrics").text

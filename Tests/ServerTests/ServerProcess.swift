@@ -3,7 +3,7 @@ import Testing
 
 /// The built `runwire` executable, started as a child process (optionally through `sh -c`
 /// so a test can lower its limits), with its log read to learn the port.
-final class ServerProcess {
+final class ServerProcess: ListeningServer {
     let process = Process()
     let stderr = Pipe()
     private(set) var log = ""

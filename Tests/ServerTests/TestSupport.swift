@@ -116,8 +116,21 @@ struct TestError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// A server the tests reach on 127.0.0.1:`port` (in this process, or a child process).
+protocol ListeningServer {
+    var port: Int { get }
+}
+
+extension ListeningServer {
+    func get(_ path: String, timeout: Double = 5) throws -> HTTPResponse {
+        let c = try TestClient(port: port)
+        try c.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+        return try c.response(timeout: timeout)
+    }
+}
+
 /// A server running in this process on its own thread, on a free port.
-final class TestServer: @unchecked Sendable {
+final class TestServer: ListeningServer, @unchecked Sendable {
     let server: RunwireServer
     let storage: String
     private let done = DispatchSemaphore(value: 0)
@@ -139,12 +152,6 @@ final class TestServer: @unchecked Sendable {
         server.stop()
         _ = done.wait(timeout: .now() + 10)
         try? FileManager.default.removeItem(atPath: storage)
-    }
-
-    func get(_ path: String, timeout: Double = 5) throws -> HTTPResponse {
-        let c = try TestClient(port: port)
-        try c.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
-        return try c.response(timeout: timeout)
     }
 }
 

@@ -1,0 +1,299 @@
+import CShim
+import Reactor
+
+/// Where and how to reach Redis: host, port, optional password (`AUTH`) and database (`SELECT`).
+public struct RedisEndpoint: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var database: Int
+    /// An ACL user (`AUTH user password`), nil for the default user.
+    public var username: String?
+
+    public init(host: String, port: Int, password: String? = nil, database: Int = 0, username: String? = nil) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+        self.username = username
+    }
+}
+
+/// The two connections a Runwire instance keeps to Redis — one for commands, one in
+/// subscribe mode — each reconnected on its own with exponential backoff and jitter
+/// (hiredis has no reconnect). Confined to its loop's thread.
+///
+/// The owner learns when each side comes up (`onCommandUp`, `onPubSubUp`: resubscribe and
+/// catch up there) and goes down (`onDown`), and drives `check(now:)` from its sweep: it
+/// pings an idle command connection and drops one whose oldest command waited longer than
+/// `commandTimeout` (a hung or unreachable server), which then reconnects.
+public final class RedisLink {
+    public let endpoint: RedisEndpoint
+    private let loop: EventLoop
+    private let connectTimeout: Double
+    private let commandTimeout: Double
+    private let wantsPubSub: Bool
+
+    private var command: RedisConnection?
+    private var pubsub: RedisConnection?
+    /// True once the connection is established and AUTH/SELECT succeeded.
+    public private(set) var commandReady = false
+    public private(set) var pubsubReady = false
+    /// Why the link is not (fully) up, for readiness and logs; empty when it is.
+    public private(set) var problem = "connecting to Redis"
+    /// Send times of unanswered commands, oldest first (replies come in order).
+    private var sentAt: [Double] = []
+    private var sentHead = 0
+    private var lastPing = 0.0
+    private var commandAttempts = 0
+    private var pubsubAttempts = 0
+    private var commandRetry: RepeatingTimer?
+    private var pubsubRetry: RepeatingTimer?
+    private var stopped = false
+
+    /// The command connection is ready (first time and after every reconnect).
+    public var onCommandUp: (() -> Void)?
+    /// The subscribe connection is ready: subscribe to every channel of interest again.
+    public var onPubSubUp: (() -> Void)?
+    /// A connection was lost or could not be made (`pubsub` tells which); the text says why.
+    public var onDown: ((_ pubsub: Bool, _ reason: String) -> Void)?
+    /// A message on a subscribed channel.
+    public var onMessage: ((_ channel: [UInt8], _ payload: [UInt8]) -> Void)?
+    /// Redis confirmed a subscription to `channel`.
+    public var onSubscribed: ((_ channel: [UInt8]) -> Void)?
+
+    /// Starts connecting (`pubsub: false` keeps only the command connection).
+    public init(loop: EventLoop, endpoint: RedisEndpoint, pubsub: Bool = true,
+                connectTimeout: Double = 2, commandTimeout: Double = 5) {
+        self.loop = loop
+        self.endpoint = endpoint
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        wantsPubSub = pubsub
+    }
+
+    /// Connects both sides (call once, on the loop's thread).
+    public func start() {
+        connectCommand()
+        if wantsPubSub { connectPubSub() }
+    }
+
+    /// Both wanted connections are ready.
+    public var isUp: Bool { commandReady && (pubsubReady || !wantsPubSub) }
+
+    // MARK: Commands
+
+    /// Sends a command on the command connection; `reply` gets `.disconnected` at once when it
+    /// is not ready, or later when it is lost before answering.
+    public func send(_ args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
+        guard commandReady, let c = command else { reply(.disconnected); return }
+        sentAt.append(loop.now)
+        c.send(args) { [weak self] r in
+            if let self { self.answered() }
+            reply(r)
+        }
+    }
+
+    /// Sends a command of text arguments.
+    public func send(_ args: [String], reply: @escaping (RedisReply) -> Void) {
+        send(args.map { Array($0.utf8) }, reply: reply)
+    }
+
+    private func answered() {
+        guard sentHead < sentAt.count else { return }
+        sentHead += 1
+        if sentHead == sentAt.count { sentAt.removeAll(keepingCapacity: true); sentHead = 0 }
+    }
+
+    /// Runs `script` with `EVALSHA` (its SHA-1 computed here), falling back to `EVAL` — which
+    /// also caches it on the server — when Redis answers `NOSCRIPT` (after a restart or
+    /// `SCRIPT FLUSH`).
+    public func eval(_ script: RedisScript, keys: [[UInt8]], args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
+        let tail = [Array(String(keys.count).utf8)] + keys + args
+        send([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail) { [weak self] r in
+            if case .error(let e) = r, e.hasPrefix("NOSCRIPT"), let self {
+                self.send([Array("EVAL".utf8), Array(script.source.utf8)] + tail, reply: reply)
+            } else {
+                reply(r)
+            }
+        }
+    }
+
+    // MARK: Subscriptions
+
+    /// Subscribes the pub/sub connection to `channels` (one command; confirmations arrive
+    /// through `onSubscribed`). Ignored while it is down: `onPubSubUp` is the time to resubscribe.
+    public func subscribe(_ channels: [[UInt8]]) {
+        guard pubsubReady, let p = pubsub, !channels.isEmpty else { return }
+        p.send([Array("SUBSCRIBE".utf8)] + channels) { _ in }
+    }
+
+    /// Unsubscribes from `channels`.
+    public func unsubscribe(_ channels: [[UInt8]]) {
+        guard pubsubReady, let p = pubsub, !channels.isEmpty else { return }
+        p.send([Array("UNSUBSCRIBE".utf8)] + channels) { _ in }
+    }
+
+    // MARK: Health
+
+    /// From the owner's sweep: pings an idle command connection once a second and drops a
+    /// connection whose oldest command has waited longer than `commandTimeout`.
+    public func check(now: Double) {
+        guard commandReady else { return }
+        if sentHead < sentAt.count, now - sentAt[sentHead] > commandTimeout {
+            let waited = Int(now - sentAt[sentHead])
+            dropCommand("Redis did not answer for \(waited) s")
+            return
+        }
+        if sentHead == sentAt.count && now - lastPing >= 1 {
+            lastPing = now
+            send(["PING"]) { _ in }
+        }
+    }
+
+    /// Seconds the oldest unanswered command has waited (0 when none).
+    public func stalledFor(now: Double) -> Double {
+        sentHead < sentAt.count ? now - sentAt[sentHead] : 0
+    }
+
+    /// Closes both connections for good.
+    public func stop() {
+        stopped = true
+        commandRetry?.stop(); pubsubRetry?.stop()
+        command?.onDisconnect = nil; pubsub?.onDisconnect = nil
+        command?.close(); pubsub?.close()
+        command = nil; pubsub = nil
+        commandReady = false; pubsubReady = false
+    }
+
+    // MARK: Connecting
+
+    private func connectCommand() {
+        guard !stopped else { return }
+        command = open(pubsub: false)
+    }
+
+    private func connectPubSub() {
+        guard !stopped else { return }
+        pubsub = open(pubsub: true)
+    }
+
+    /// Opens one connection, authenticates and selects the database, then reports it up.
+    private func open(pubsub isPubSub: Bool) -> RedisConnection {
+        let ep = endpoint
+        var conn: RedisConnection!
+        conn = RedisConnection(loop: loop, host: ep.host, port: ep.port, connectTimeout: connectTimeout) { [weak self] result in
+            guard let self, !self.stopped else { return }
+            switch result {
+            case .failure(let f):
+                self.failed(pubsub: isPubSub, f.message)
+            case .success:
+                self.handshake(conn, pubsub: isPubSub)
+            }
+        }
+        return conn
+    }
+
+    private func handshake(_ conn: RedisConnection, pubsub isPubSub: Bool) {
+        var steps: [[String]] = []
+        if let pw = endpoint.password { steps.append(endpoint.username.map { ["AUTH", $0, pw] } ?? ["AUTH", pw]) }
+        if !isPubSub && endpoint.database != 0 { steps.append(["SELECT", String(endpoint.database)]) }
+        func next(_ i: Int) {
+            guard i < steps.count else { return up(conn, pubsub: isPubSub) }
+            conn.send(steps[i]) { [weak self] r in
+                guard let self, !self.stopped else { return }
+                switch r {
+                case .error(let e):
+                    let what = steps[i][0] == "AUTH" ? "AUTH failed (check the password in REDIS_URL)" : "SELECT \(self.endpoint.database) failed"
+                    conn.onDisconnect = nil
+                    conn.close()
+                    self.failed(pubsub: isPubSub, "Redis \(what): \(e)")
+                case .disconnected:
+                    self.failed(pubsub: isPubSub, "Redis closed the connection during the handshake")
+                default:
+                    next(i + 1)
+                }
+            }
+        }
+        next(0)
+    }
+
+    private func up(_ conn: RedisConnection, pubsub isPubSub: Bool) {
+        conn.onDisconnect = { [weak self, weak conn] failure in
+            guard let self, !self.stopped, conn != nil else { return }
+            self.lost(pubsub: isPubSub, failure?.message ?? "Redis closed the connection")
+        }
+        if isPubSub {
+            conn.onPush = { [weak self] reply in self?.pushed(reply) }
+            pubsubReady = true
+            pubsubAttempts = 0
+        } else {
+            commandReady = true
+            commandAttempts = 0
+            lastPing = loop.now
+        }
+        if isUp { problem = "" }
+        if isPubSub { onPubSubUp?() } else { onCommandUp?() }
+    }
+
+    private func pushed(_ reply: RedisReply) {
+        guard case .array(let parts) = reply, parts.count >= 3, case .bulk(let kind) = parts[0],
+              case .bulk(let channel) = parts[1] else { return }
+        if kind.elementsEqual("message".utf8) {
+            if case .bulk(let payload) = parts[2] { onMessage?(channel, payload) }
+        } else if kind.elementsEqual("subscribe".utf8) {
+            onSubscribed?(channel)
+        }
+    }
+
+    private func dropCommand(_ reason: String) {
+        guard let c = command else { return }
+        c.onDisconnect = nil
+        c.close() // pending replies get .disconnected
+        lost(pubsub: false, reason)
+    }
+
+    private func lost(pubsub isPubSub: Bool, _ reason: String) {
+        if isPubSub { pubsubReady = false; pubsub = nil } else {
+            commandReady = false
+            command = nil
+            sentAt.removeAll(keepingCapacity: true)
+            sentHead = 0
+        }
+        failed(pubsub: isPubSub, reason)
+    }
+
+    /// Records why, tells the owner, and schedules the next attempt: 50 ms doubling up to 5 s,
+    /// each delay drawn from its upper half (jitter, so instances do not reconnect in step).
+    private func failed(pubsub isPubSub: Bool, _ reason: String) {
+        problem = reason
+        onDown?(isPubSub, reason)
+        let attempt = isPubSub ? pubsubAttempts : commandAttempts
+        if isPubSub { pubsubAttempts += 1 } else { commandAttempts += 1 }
+        let base = min(5.0, 0.05 * Double(1 << min(attempt, 10)))
+        var r: UInt32 = 0
+        _ = withUnsafeMutableBytes(of: &r) { CShim_random_bytes($0.baseAddress, 4) }
+        let delay = base * (0.5 + 0.5 * Double(r) / Double(UInt32.max))
+        let timer = RepeatingTimer(loop: loop, interval: delay) { [weak self] in
+            guard let self else { return }
+            if isPubSub { self.pubsubRetry?.stop(); self.pubsubRetry = nil; self.connectPubSub() }
+            else { self.commandRetry?.stop(); self.commandRetry = nil; self.connectCommand() }
+        }
+        if isPubSub { pubsubRetry?.stop(); pubsubRetry = timer } else { commandRetry?.stop(); commandRetry = timer }
+    }
+}
+
+/// A Lua script sent by `EVALSHA` (`sha1` is its SHA-1 in hex).
+public struct RedisScript: Sendable {
+    public let source: String
+    public let sha1: String
+
+    public init(_ source: String) {
+        self.source = source
+        var digest = [UInt8](repeating: 0, count: 20)
+        var s = source
+        s.withUTF8 { CShim_sha1($0.baseAddress, $0.count, &digest) }
+        let hex: [Character] = Array("0123456789abcdef")
+        sha1 = String(digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
+    }
+}

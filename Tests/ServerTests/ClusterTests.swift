@@ -1,0 +1,280 @@
+import Foundation
+import RedisServerSupport
+import Testing
+@testable import Server
+
+/// Runwire instances as child processes sharing one real redis-server.
+func startCluster(_ n: Int, _ redis: RedisServer, _ extra: [String] = []) throws -> [ServerProcess] {
+    let nodes = try (0..<n).map { _ in
+        try ServerProcess(["--port", "0", "--redis-url", redis.url, "--cluster-heartbeat", "0.2", "--sweep-interval", "0.1"] + extra)
+    }
+    for p in nodes { try p.waitListening() }
+    for p in nodes { #expect(try p.waitReady(), "instance on \(p.port) did not become ready: \(p.log)") }
+    return nodes
+}
+
+extension ListeningServer {
+    /// Waits (bounded) until /health/ready answers 200.
+    func waitReady(timeout: Double = 15) throws -> Bool {
+        eventually(timeout: timeout) { (try? get("/health/ready").status) == 200 }
+    }
+
+    func stats() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(get("/api/ws/stats").body)) as? [String: Any] ?? [:]
+    }
+
+    /// Publishes `{"i":n}` for each n to `run`, expecting 201 each time.
+    func publishSequence(_ run: String, _ range: ClosedRange<Int>) throws {
+        for i in range {
+            let r = try publish(run, "{\"i\":\(i)}")
+            guard r.status == 201 else { throw TestError("publish \(i) to \(run) on \(port): \(r.status) \(r.text)") }
+        }
+    }
+}
+
+extension TestClient {
+    /// Reads messages until `count` events (of `run`, when given) arrived; returns their seqs
+    /// and checks each carries its own seq as `data.i` (the bytes intact). Any other message
+    /// but `subscribed`/`unsubscribed` (a gap, an error) fails.
+    func eventSeqs(_ count: Int, run: String? = nil, timeout: Double = 15) throws -> [Int] {
+        var seqs: [Int] = []
+        let end = Date().addingTimeInterval(timeout)
+        while seqs.count < count {
+            let left = end.timeIntervalSinceNow
+            guard left > 0 else { throw TestError("only \(seqs.count) of \(count) events arrived: \(seqs.suffix(5))") }
+            let m = try nextJSON(timeout: left)
+            switch m["type"] as? String {
+            case "event":
+                if let run, m["runId"] as? String != run { continue }
+                let seq = m["seq"] as? Int ?? -1
+                let i = (m["data"] as? [String: Any])?["i"] as? Int
+                guard i == seq else { throw TestError("event seq \(seq) carries data \(String(describing: m["data"]))") }
+                seqs.append(seq)
+            case "subscribed", "unsubscribed":
+                continue
+            default:
+                throw TestError("unexpected message \(m)")
+            }
+        }
+        return seqs
+    }
+
+    /// The next message, which must be `subscribed`; returns its epoch.
+    func subscribedEpoch() throws -> String {
+        let m = try nextJSON(timeout: 10)
+        guard m["type"] as? String == "subscribed", let e = m["epoch"] as? String else { throw TestError("expected subscribed, got \(m)") }
+        return e
+    }
+}
+
+@Suite("Redis: one hub across instances", .serialized)
+struct ClusterTests {
+    @Test func threeInstancesOneOrderPerRunForEverySubscriber() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(3, redis)
+        let runs = ["c1", "c2"]
+        var subs: [(TestClient, String)] = []
+        for n in nodes { for r in runs { subs.append((try n.subscribeRun(r), r)) } }
+        for (c, _) in subs { _ = try c.subscribedEpoch() }
+        let mux = try nodes[2].subscribeMux(runs)
+        let n = 40
+        for i in 1...n {
+            for r in runs { try nodes[i % 2].publishSequence(r, i...i) } // publishers on A and B, interleaved
+        }
+        for (c, r) in subs { #expect(try c.eventSeqs(n) == Array(1...n), "subscriber of \(r)") }
+        let both = try mux.eventSeqs(2 * n)
+        #expect(both.count == 2 * n)
+        // Cluster stats: 7 sockets over 3 instances, 2 runs watched.
+        #expect(try eventually(timeout: 5) {
+            let s = try nodes[0].stats()
+            return s["redisConnections"] as? Int == 7 && s["activeRuns"] as? Int == 2 && s["localConnections"] as? Int == 2
+        })
+        // History and resume work on an instance that never saw the run's events live.
+        let h = try JSONSerialization.jsonObject(with: Data(nodes[1].get("/api/tests/c1/events?since=35").body)) as? [String: Any]
+        #expect((h?["events"] as? [[String: Any]])?.compactMap { $0["seq"] as? Int } == Array(36...40))
+        #expect(h?["seq"] as? Int == 40)
+    }
+
+    @Test func pubsubConnectionKilledMidStreamLosesAndDuplicatesNothing() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        let sub = try nodes[1].subscribeRun("k1")
+        _ = try sub.subscribedEpoch()
+        let mux = try nodes[1].subscribeMux(["k1"])
+        try nodes[0].publishSequence("k1", 1...50)
+        let killed = Int(try redis.cli(["CLIENT", "KILL", "TYPE", "pubsub"])) ?? 0
+        #expect(killed >= 1, "the subscribed instance's pub/sub connection was killed")
+        try nodes[0].publishSequence("k1", 51...100)
+        #expect(try sub.eventSeqs(100) == Array(1...100))
+        #expect(try mux.eventSeqs(100) == Array(1...100))
+        try nodes[0].publishSequence("k1", 101...110)
+        #expect(try sub.eventSeqs(10) == Array(101...110))
+    }
+
+    @Test func redisFrozenMidStreamThenThawedLosesNothing() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis, ["--redis-command-timeout", "20"])
+        let sub = try nodes[1].subscribeRun("f1")
+        _ = try sub.subscribedEpoch()
+        try nodes[0].publishSequence("f1", 1...20)
+        redis.pause()
+        // A publish sent while Redis is frozen waits for it; readiness says why meanwhile.
+        let pending = try TestClient(port: nodes[0].port)
+        try pending.send("POST /api/tests/f1/events HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n{\"i\":21}")
+        let stalled = try eventually(timeout: 10) {
+            let r = try nodes[0].get("/health/ready")
+            return r.status == 503 && r.text.contains("no answer")
+        }
+        redis.resume()
+        #expect(stalled)
+        #expect(try pending.response(timeout: 10).status == 201)
+        try nodes[0].publishSequence("f1", 22...40)
+        #expect(try sub.eventSeqs(40) == Array(1...40))
+        #expect(try nodes[0].waitReady())
+    }
+
+    @Test func redisRestartWithPersistenceKeepsEpochAndResume() throws {
+        let redis = try RedisServer(persistent: true); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        let sub = try nodes[1].subscribeRun("p1")
+        let epoch = try sub.subscribedEpoch()
+        try nodes[0].publishSequence("p1", 1...10)
+        #expect(try sub.eventSeqs(10) == Array(1...10))
+        try redis.restart()
+        for n in nodes { #expect(try n.waitReady()) }
+        try nodes[0].publishSequence("p1", 11...20)
+        #expect(try sub.eventSeqs(10) == Array(11...20)) // no gap, no duplicate
+        let late = try nodes[0].subscribeRun("p1", query: "?since=15&epoch=\(epoch)")
+        #expect(try late.subscribedEpoch() == epoch)
+        #expect(try late.eventSeqs(5) == Array(16...20))
+    }
+
+    @Test func redisRestartWithoutPersistenceChangesEpochAndSubscribersGetAGap() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        let sub = try nodes[1].subscribeRun("q1")
+        let epoch = try sub.subscribedEpoch()
+        try nodes[0].publishSequence("q1", 1...5)
+        #expect(try sub.eventSeqs(5) == Array(1...5))
+        try redis.restart()
+        for n in nodes { #expect(try n.waitReady()) }
+        try nodes[0].publishSequence("q1", 1...3) // the run starts over in a new epoch
+        let gap = try sub.nextJSON(timeout: 10)
+        #expect(gap["type"] as? String == "gap")
+        #expect(gap["from"] as? Int == 1)
+        let newEpoch = gap["epoch"] as? String
+        #expect(newEpoch != nil && newEpoch != epoch)
+        #expect(try sub.eventSeqs(3) == Array(1...3))
+        #expect(try nodes[0].metric("runwire_redis_epoch_changes_total") + nodes[1].metric("runwire_redis_epoch_changes_total") >= 1)
+    }
+
+    @Test func killedInstanceSubscribersResumeElsewhereAndItDropsOutOfStats() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(3, redis)
+        let a = try nodes[2].subscribeRun("x1"), b = try nodes[2].subscribeRun("x1")
+        _ = try a.subscribedEpoch(); _ = try b.subscribedEpoch()
+        try nodes[0].publishSequence("x1", 1...10)
+        #expect(try a.eventSeqs(10) == Array(1...10))
+        #expect(try eventually(timeout: 5) { try nodes[0].stats()["redisConnections"] as? Int == 2 })
+        nodes[2].signal(SIGKILL)
+        _ = nodes[2].waitExit()
+        try nodes[0].publishSequence("x1", 11...20)
+        let moved = try nodes[1].subscribeRun("x1", query: "?since=10")
+        _ = try moved.subscribedEpoch()
+        #expect(try moved.eventSeqs(10) == Array(11...20))
+        let start = Date()
+        #expect(try eventually(timeout: 30) { try nodes[0].stats()["redisConnections"] as? Int == 1 })
+        #expect(Date().timeIntervalSince(start) < 30)
+    }
+
+    @Test func twoInstancesBehindNginxWithTheRepositoryConfig() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        let nginx = try Nginx(upstreams: nodes.map(\.port)); defer { nginx.stop() }
+        #expect(try nginx.waitReady())
+        let subs = try (0..<4).map { _ in try nginx.subscribeRun("n1") }
+        for s in subs { _ = try s.subscribedEpoch() }
+        // least_conn spreads the sockets over both instances.
+        #expect(try eventually(timeout: 5) { try nodes.allSatisfy { try $0.stats()["localConnections"] as? Int == 2 } })
+        try nginx.publishSequence("n1", 1...30)
+        for s in subs { #expect(try s.eventSeqs(30) == Array(1...30)) }
+    }
+
+    @Test func useRedisWebSocketFalseKeepsFanOutLocal() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis, ["--use-redis-websocket", "false"])
+        let here = try nodes[0].subscribeRun("l1"), there = try nodes[1].subscribeRun("l1")
+        _ = try here.subscribedEpoch(); _ = try there.subscribedEpoch()
+        try nodes[0].publishSequence("l1", 1...3)
+        #expect(try here.eventSeqs(3) == Array(1...3))
+        #expect(throws: TestError.self, "the other instance's subscriber gets nothing") { try there.fill(timeout: 0.3) }
+        // Stats still come from Redis.
+        #expect(try eventually(timeout: 5) { try nodes[1].stats()["redisConnections"] as? Int == 2 })
+    }
+
+    @Test func wrongPasswordAndRedisDownGiveDegradedReadinessAnd503() throws {
+        let guarded = try RedisServer(password: "right-password"); defer { guarded.stop() }
+        let wrong = try ServerProcess(["--port", "0", "--redis-url", "redis://:wrong@127.0.0.1:\(guarded.port)"])
+        try wrong.waitListening()
+        #expect(try eventually(timeout: 5) { try wrong.get("/health/ready").text.contains("AUTH failed") })
+        #expect(try wrong.get("/health").status == 200)
+        let refused = try wrong.publish("w1", "{\"a\":1}")
+        #expect(refused.status == 503 && refused.header("Retry-After") == "1")
+        #expect(refused.text.contains("redis_unavailable"))
+
+        // Redis down at start-up: degraded, then ready once it appears.
+        let port = try RedisServer.freePort()
+        let early = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:\(port)"])
+        try early.waitListening()
+        let r = try early.get("/health/ready")
+        #expect(r.status == 503 && r.text.contains("redis"))
+        #expect(try early.publish("w1", "{\"a\":1}").status == 503)
+        let late = try RedisServer(port: port); defer { late.stop() }
+        #expect(try early.waitReady())
+        #expect(try early.publish("w1", "{\"a\":1}").status == 201)
+    }
+
+    @Test func malformedRedisURLStopsStartUpWithOneLine() throws {
+        let p = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:99999"])
+        #expect(p.waitExit() != 0)
+        #expect(p.log.contains("REDIS_URL") && p.log.contains("99999"))
+    }
+}
+
+/// nginx (Debian package) with `perf/nginx/runwire-cluster.conf`, its listen port and
+/// upstreams substituted, in a scratch prefix directory.
+final class Nginx: ListeningServer {
+    let process = Process()
+    let port: Int
+    let dir: String
+
+    init(upstreams: [Int]) throws {
+        port = try RedisServer.freePort()
+        dir = NSTemporaryDirectory() + "nginx-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("perf/nginx/runwire-cluster.conf")
+        var conf = try String(contentsOf: source, encoding: .utf8)
+        conf = conf.replacingOccurrences(of: "listen 127.0.0.1:8080;", with: "listen 127.0.0.1:\(port);")
+        conf = conf.replacingOccurrences(of: "127.0.0.1:3001", with: "127.0.0.1:\(upstreams[0])")
+        conf = conf.replacingOccurrences(of: "127.0.0.1:3002", with: "127.0.0.1:\(upstreams[1])")
+        conf = conf.replacingOccurrences(of: "worker_processes auto;", with: "worker_processes 1;")
+        conf = conf.replacingOccurrences(of: "worker_rlimit_nofile 100000;", with: "worker_rlimit_nofile 4096;")
+        conf = conf.replacingOccurrences(of: "worker_connections 50000;", with: "worker_connections 1024;")
+        try conf.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        process.arguments = ["-p", dir, "-c", dir + "/nginx.conf", "-g", "daemon off; pid \(dir)/nginx.pid; error_log \(dir)/logs/error.log;"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func waitReady() throws -> Bool {
+        eventually(timeout: 10) { (try? get("/health").status) == 200 }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
