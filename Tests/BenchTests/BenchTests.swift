@@ -223,6 +223,7 @@ struct BenchTests {
         for c in subs { say(c, "{\"type\":\"subscribed\",\"runId\":\"t0\",\"seq\":0}") }
         // Three publishes acknowledged as seq 1, 2, 3; a fourth answered with seq 3 again.
         s.inFlight = [[(0, 0), (0, 1), (0, 2), (0, 3)]]
+        s.sent = 4
         for seq in [1, 2, 3, 3] { Array("{\"first\":\(seq),\"last\":\(seq)}".utf8).withUnsafeBytes { s.answered(slot: 0, ok: true, body: $0) } }
         // Subscriber 0 sees all three in order, then an unacknowledged seq 7.
         for seq in 1...3 { event(subs[0], seq: seq, i: seq - 1) }
@@ -237,6 +238,7 @@ struct BenchTests {
         #expect(r["subscribers"] == "2" && r["expected"] == "6" && r["delivered"] == "7")
         #expect(r["missing"] == "1" && r["duplicates"] == "1" && r["outOfOrder"] == "1")
         #expect(r["mismatched"] == "1" && r["unexpected"] == "1" && r["gaps"] == "1" && r["seqConflicts"] == "1")
+        #expect(r["unanswered"] == "0" && r["unconfirmed"] == "0")
         #expect(r["ok"] == "false")
     }
 }

@@ -15,7 +15,9 @@ import Glibc
 /// (a `seq` below one already seen), missing (acknowledged, never seen), gaps (`gap`
 /// messages), mismatched (an event under a `seq` that differs between subscribers or from the
 /// publisher's acknowledgement), unexpected (a `seq` nobody acknowledged) and seq conflicts
-/// (two publishes acknowledged with one `seq`).
+/// (two publishes acknowledged with one `seq`). A run whose publishes are not all answered when
+/// the drain ends is incomplete (`unanswered`); the seqs seen for them count as unconfirmed,
+/// not unexpected.
 final class ClusterScenario: ClientDelegate {
     struct Options {
         var subscribeURLs: [WSURL]
@@ -256,7 +258,8 @@ final class ClusterScenario: ClientDelegate {
     /// The counts; the ones that need every subscriber's seqs (missing, unexpected, mismatched
     /// against the acknowledgements) are computed here, once the run is over.
     func report() -> [String: String] {
-        var missing = 0, unexpected = self.unexpected, mismatched = self.mismatched
+        var missing = 0, unexpected = self.unexpected, unconfirmed = 0, mismatched = self.mismatched
+        let unanswered = max(0, sent - acked.reduce(0, +) - publishErrors - seqConflicts)
         for k in 0..<o.conns where isSubscribed[k] {
             let r = runOf[k], bits = seen[k]
             func has(_ seq: Int) -> Bool { seq >> 6 < bits.count && bits[seq >> 6] & (UInt64(1) << UInt64(seq & 63)) != 0 }
@@ -264,7 +267,8 @@ final class ClusterScenario: ClientDelegate {
             for (w, word) in bits.enumerated() where word != 0 {
                 for b in 0..<64 where word & (UInt64(1) << UInt64(b)) != 0 {
                     let seq = w << 6 | b
-                    if seq >= counterAcked[r].count || counterAcked[r][seq] < 0 { unexpected += 1 }
+                    guard seq >= counterAcked[r].count || counterAcked[r][seq] < 0 else { continue }
+                    if unanswered > 0 { unconfirmed += 1 } else { unexpected += 1 }
                 }
             }
         }
@@ -275,7 +279,7 @@ final class ClusterScenario: ClientDelegate {
         }
         let secs = max(publishEnd - publishStart, 0.001)
         let ok = missing == 0 && duplicates == 0 && outOfOrder == 0 && gaps == 0 && mismatched == 0 && unexpected == 0
-            && seqConflicts == 0 && publishErrors == 0 && failed == 0 && closedEarly == 0 && subscribed == o.conns
+            && seqConflicts == 0 && publishErrors == 0 && unanswered == 0 && failed == 0 && closedEarly == 0 && subscribed == o.conns
         return [
             "subscribers": "\(subscribed)", "subscribeFailed": "\(failed)", "closedEarly": "\(closedEarly)",
             "instances": "\(o.subscribeURLs.count)", "publishInstances": "\(o.publishURLs.count)", "runs": "\(o.runs)",
@@ -284,7 +288,7 @@ final class ClusterScenario: ClientDelegate {
             "keptRate": "\(Double(sent) >= 0.95 * o.rate * (publishEnd - publishStart))",
             "expected": "\(expected)", "delivered": "\(delivered)", "duplicates": "\(duplicates)",
             "outOfOrder": "\(outOfOrder)", "missing": "\(missing)", "gaps": "\(gaps)", "mismatched": "\(mismatched)",
-            "unexpected": "\(unexpected)", "seqConflicts": "\(seqConflicts)", "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
+            "unexpected": "\(unexpected)", "unanswered": "\(unanswered)", "unconfirmed": "\(unconfirmed)", "seqConflicts": "\(seqConflicts)", "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
             "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
             "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
             "maxus": "\(histogram.max)", "ok": "\(ok)",
