@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RedisServerSupport
 import Testing
 @testable import runwire_bench
 @testable import Server
@@ -108,10 +109,11 @@ struct BenchTests {
     }
 
     /// Runs `body` with a real server on a free port (its own thread), stopped afterwards.
-    func withServer(_ body: (RunwireServer) throws -> Void) throws {
+    func withServer(environment: [String: String] = [:], _ body: (RunwireServer) throws -> Void) throws {
         let storage = NSTemporaryDirectory() + "runwire-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
-        let config = try Config.load(dotenv: nil, environment: ["PORT": "0", "STORAGE_DIR": storage], flags: [:]).get()
+        let env = ["PORT": "0", "STORAGE_DIR": storage].merging(environment) { $1 }
+        let config = try Config.load(dotenv: nil, environment: env, flags: [:]).get()
         let server = RunwireServer(config: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         try server.start()
         let done = DispatchSemaphore(value: 0)
@@ -206,6 +208,38 @@ struct BenchTests {
                 #expect(r[k] == "0", "\(k) = \(r[k] ?? "nil")")
             }
             #expect(r["ok"] == "true")
+        }
+    }
+
+    /// True once `GET path` answers 2xx (bounded: polls for at most `timeout` seconds).
+    func becomesReady(port: Int, path: String = "/health/ready", timeout: Double = 10) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            let r = HTTPScenario(host: "127.0.0.1", port: port, path: path, conns: 1, duration: 0.05).run()
+            if (Int(r["requests"] ?? "") ?? 0) > 0 { return true }
+        }
+        return false
+    }
+
+    @Test func clusterSeesEveryEventOnceInSeqOrderAcrossTwoInstancesSharingRedis() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        try withServer(environment: ["REDIS_URL": redis.url]) { a in
+            try withServer(environment: ["REDIS_URL": redis.url]) { b in
+                #expect(becomesReady(port: a.port) && becomesReady(port: b.port))
+                let ws = [a.port, b.port].map { "ws://127.0.0.1:\($0)/api/tests/{run}/events" }.joined(separator: ",")
+                let http = [a.port, b.port].map { "http://127.0.0.1:\($0)/api/tests/{run}/events" }.joined(separator: ",")
+                let c = try Cluster.parse(["--url", ws, "--publish-url", http, "--conns", "20", "--runs", "2", "--rate", "200",
+                                           "--duration", "0.5", "--drain", "10", "--run-prefix", "clr-\(UUID().uuidString.prefix(8))-"])
+                let r = try c.results()
+                let acknowledged = Int(r["acknowledged"] ?? "") ?? 0
+                #expect(acknowledged >= 80 && r["published"] == "\(acknowledged)")
+                #expect(r["expected"] == "\(acknowledged * 10)" && r["delivered"] == r["expected"])
+                for k in ["missing", "duplicates", "outOfOrder", "gaps", "mismatched", "unexpected", "seqConflicts", "publishErrors"] {
+                    #expect(r[k] == "0", "\(k) = \(r[k] ?? "nil")")
+                }
+                #expect(r["ok"] == "true")
+            }
         }
     }
 
