@@ -54,7 +54,9 @@ struct Idle: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        emit("idle", try results(executable: WorkerFleet.ownExecutable), json: json)
+        let r = try results(executable: WorkerFleet.ownExecutable)
+        emit("idle", r, json: json)
+        try failUnlessEveryWorkerReported(r)
     }
 
     /// The run's result; with more than one process, `executable` is re-executed per worker.
@@ -122,7 +124,9 @@ struct Fanout: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
-        emit("fanout", try results(executable: WorkerFleet.ownExecutable), json: json)
+        let r = try results(executable: WorkerFleet.ownExecutable)
+        emit("fanout", r, json: json)
+        try failUnlessEveryWorkerReported(r)
     }
 
     /// The run's result; with more than one process, `executable` is re-executed per worker.

@@ -57,6 +57,16 @@ func workerArguments(index i: Int, count: Int, sources: [String], cpus: [Int32])
     return a
 }
 
+/// Exit status 1 for a multi-process run in which a worker did not report or did not exit
+/// cleanly: its connections are missing from the merged counts.
+func failUnlessEveryWorkerReported(_ r: [String: String]) throws {
+    guard let workers = r["workers"] else { return }
+    if r["workersReported"] != workers || r["workersFailed"] != "0" {
+        progress("only \(r["workersReported"] ?? "?") of \(workers) workers reported (\(r["workersFailed"] ?? "?") failed)", worker: nil)
+        throw ExitCode.failure
+    }
+}
+
 /// Sum of an integer field over worker results.
 func sum(_ key: String, _ results: [[String: String]]) -> Int {
     results.reduce(0) { $0 + (Int($1[key] ?? "") ?? 0) }
