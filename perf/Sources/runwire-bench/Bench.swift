@@ -65,10 +65,11 @@ struct Idle: ParsableCommand {
         let role = try workerRole(worker)
         let procs = try processCount(procs, conns: conns)
         guard timeout > 0 && timeout <= 600, hold >= 0 && hold <= 600 else { throw ValidationError("bounds: --timeout 0-600 s, --hold 0-600 s") }
+        var listed = Set<Int32>()
         let pids = try serverPid.flatMap { $0.split(separator: ",") }.map { text in
             guard let pid = Int32(text) else { throw ValidationError("--server-pid: \(text) is not a process id") }
             return pid
-        }
+        }.filter { listed.insert($0).inserted } // a process named twice is counted once
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
         try pin(cpu, role)
