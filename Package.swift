@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

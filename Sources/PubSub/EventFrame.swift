@@ -1,4 +1,7 @@
 import WebSocket
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One published event, encoded once as a complete unmasked WebSocket text frame:
 /// `{"type":"event","runId":"r1","seq":12,"time":"…","data":<published bytes verbatim>}`.
@@ -13,6 +16,16 @@ public final class EventFrame {
     private let payloadOffset: Int
     private var compressedStorage: UnsafeMutableRawPointer?
     private var compressedCount = 0
+    /// Set for frames that several loops share.
+    private var compressLock: UnsafeMutablePointer<pthread_mutex_t>?
+
+    /// Makes the frame safe to compress from several threads (call before it is shared).
+    public func share() {
+        guard compressLock == nil else { return }
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        compressLock = m
+    }
 
     private init(seq: Int64, storage: UnsafeMutableRawPointer, count: Int, payloadOffset: Int) {
         self.seq = seq
@@ -24,6 +37,7 @@ public final class EventFrame {
     deinit {
         storage.deallocate()
         compressedStorage?.deallocate()
+        if let m = compressLock { pthread_mutex_destroy(m); m.deallocate() }
     }
 
     /// The whole frame: header and payload, ready to write.
@@ -40,7 +54,16 @@ public final class EventFrame {
 
     /// The frame compressed with permessage-deflate (RSV1 set), made once with `compressor`;
     /// nil when compression does not pay or fails (the plain frame is then sent).
+    /// Several loops may ask at once (`LOOPS` > 1): the variant is made under the frame's lock,
+    /// by whichever asks first, with its own loop's compressor.
     public func compressedFrame(using compressor: DeflateCompressor) -> UnsafeRawBufferPointer? {
+        guard let m = compressLock else { return makeCompressed(compressor) }
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
+        return makeCompressed(compressor)
+    }
+
+    private func makeCompressed(_ compressor: DeflateCompressor) -> UnsafeRawBufferPointer? {
         if let c = compressedStorage { return compressedCount > 0 ? UnsafeRawBufferPointer(start: c, count: compressedCount) : nil }
         guard let packed = compressor.compress(payload), packed.count + 14 < count else {
             compressedStorage = .allocate(byteCount: 1, alignment: 1) // remember "not worth it"

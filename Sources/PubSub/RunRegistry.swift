@@ -29,11 +29,28 @@ public final class RunRegistry {
         self.makeEpoch = makeEpoch
     }
 
-    /// The run with `id`; created (with a new epoch) when missing and `create` is true.
+    /// Where new runs take their epoch and latest seq when another owner numbers them (the
+    /// loops of one process share one); nil: a new run starts a new epoch at 0 here.
+    public var origin: ((String) -> (epoch: String, lastSeq: Int64))?
+
+    /// The run with `id`; created (with a new epoch, or as `origin` says) when missing and
+    /// `create` is true.
     public func run(_ id: String, create: Bool, now: Double) -> Run? {
         if let r = runs[id] { return r }
         guard create else { return nil }
+        if let origin {
+            let (epoch, last) = origin(id)
+            return adopt(id, epoch: epoch, lastSeq: last, now: now)
+        }
         let r = Run(id: id, epoch: mirrorsRemote ? "" : makeEpoch(), now: now) // a mirror learns its epoch from Redis
+        runs[id] = r
+        return r
+    }
+
+    /// Creates the run `id` (missing here) in `epoch`, its next event being `lastSeq + 1`.
+    public func adopt(_ id: String, epoch: String, lastSeq: Int64, now: Double) -> Run {
+        let r = Run(id: id, epoch: epoch, now: now)
+        r.restart(epoch: epoch, lastSeq: lastSeq)
         runs[id] = r
         return r
     }

@@ -14,25 +14,57 @@ final class StopFlag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
 }
 
-/// The artifact side of a server: the store, the URL signer, the compression pool and the
-/// retention cleaner's schedule. Confined to the loop's thread (disk work goes to the worker
-/// pool, gzip to the compression pool; results come back through the loop's mailbox).
-final class ArtifactService: @unchecked Sendable {
-    let store: ArtifactStore
+/// What the artifact services of all loops in a process share (thread-safe): the URL
+/// signer (one secret, random per start when unset), the compression pool and its stop flag.
+final class ArtifactShared: Sendable {
     let signer: URLSigner
-    let loop: EventLoop
-    /// Blocking disk I/O (uploads, listings, stats, the cleaner).
-    let disk: WorkerPool
     /// gzip of traces, COMPRESSION_THREADS threads of its own so a big trace never delays uploads.
     let compressionPool: WorkerPool
     let compressor: TraceCompressor
+    /// Set at shutdown once the grace period is over: running compressions stop (left pending).
+    let stopping = StopFlag()
+
+    init(config: Config, logger: Logger) {
+        var secrets = [config.urlSigningSecret ?? Self.randomSecret()]
+        secrets += config.urlSigningSecretsPrevious
+        signer = URLSigner(secrets: secrets)
+        compressionPool = WorkerPool(threads: config.compressionThreads)
+        // Test-only fault injection, read here and nowhere else (README: "Trace compression").
+        let corrupt = getenv("RUNWIRE_TEST_CORRUPT_COMPRESSION").map { String(cString: $0) == "1" } ?? false
+        compressor = TraceCompressor(store: ArtifactStore(root: config.storageDir), level: config.traceCompressionLevel,
+                                     corruptForTesting: corrupt)
+        if corrupt { logger.warning("RUNWIRE_TEST_CORRUPT_COMPRESSION=1: every trace compression is corrupted on purpose (tests only)") }
+    }
+
+    private static func randomSecret() -> String {
+        var b = [UInt8](repeating: 0, count: 32)
+        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, 32) }
+        return Hex.encode(b)
+    }
+
+    /// After every loop ended: stops compressions and joins the compression pool.
+    func shutDown() {
+        stopping.set()
+        compressionPool.shutdown()
+    }
+}
+
+/// The artifact side of one loop: the store, the signer, the retention cleaner's schedule (first
+/// loop only) and the counters. Confined to its loop's thread (disk work goes to the worker
+/// pool, gzip to the compression pool; results come back through the loop's mailbox).
+final class ArtifactService: @unchecked Sendable {
+    let store: ArtifactStore
+    let shared: ArtifactShared
+    var signer: URLSigner { shared.signer }
+    var stopping: StopFlag { shared.stopping }
+    let loop: EventLoop
+    /// Blocking disk I/O (uploads, listings, stats, the cleaner).
+    let disk: WorkerPool
     let logger: Logger
     let publicURL: String
     let signedURLTTL: Int
     let maxBytes: Int64
     let retentionDays: Int
-    /// Set at shutdown once the grace period is over: running compressions stop (left pending).
-    let stopping = StopFlag()
 
     var uploadsInFlight = 0
     var compressionsInFlight = 0
@@ -44,32 +76,19 @@ final class ArtifactService: @unchecked Sendable {
     /// True while uploads or compressions are running (shutdown waits for them).
     var busy: Bool { uploadsInFlight > 0 || compressionsInFlight > 0 }
 
-    init(config: Config, loop: EventLoop, disk: WorkerPool, logger: Logger) {
+    init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool) {
         store = ArtifactStore(root: config.storageDir)
-        var secrets = [config.urlSigningSecret ?? Self.randomSecret()]
-        secrets += config.urlSigningSecretsPrevious
-        signer = URLSigner(secrets: secrets)
+        self.shared = shared
         self.loop = loop
         self.disk = disk
-        compressionPool = WorkerPool(threads: config.compressionThreads)
-        // Test-only fault injection, read here and nowhere else (README: "Trace compression").
-        let corrupt = getenv("RUNWIRE_TEST_CORRUPT_COMPRESSION").map { String(cString: $0) == "1" } ?? false
-        compressor = TraceCompressor(store: store, level: config.traceCompressionLevel, corruptForTesting: corrupt)
         self.logger = logger
         publicURL = config.publicURL
         signedURLTTL = config.signedURLTTL
         maxBytes = config.maxArtifactBytes
         retentionDays = config.artifactRetentionDays
-        if config.enableArtifactCleanup {
+        if config.enableArtifactCleanup && runsCleaner {
             cleaner = CleanerSchedule(service: self, config: config)
         }
-        if corrupt { logger.warning("RUNWIRE_TEST_CORRUPT_COMPRESSION=1: every trace compression is corrupted on purpose (tests only)") }
-    }
-
-    private static func randomSecret() -> String {
-        var b = [UInt8](repeating: 0, count: 32)
-        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, 32) }
-        return Hex.encode(b)
     }
 
     /// Start-up: removes crash leftovers, then queues every trace still pending compression.
@@ -94,9 +113,9 @@ final class ArtifactService: @unchecked Sendable {
     /// Queues background compression of a trace.
     func compress(_ m: ArtifactMetadata) {
         compressionsInFlight += 1
-        let compressor = self.compressor, stopping = self.stopping
+        let compressor = shared.compressor, stopping = shared.stopping
         let runId = m.runId, id = m.id
-        compressionPool.submit(on: loop, { compressor.run(runId: runId, id: id, shouldStop: { stopping.isSet }) }) { [self] outcome in
+        shared.compressionPool.submit(on: loop, { compressor.run(runId: runId, id: id, shouldStop: { stopping.isSet }) }) { [self] outcome in
             compressionsInFlight -= 1
             switch outcome {
             case .compressed(let original, let stored):
@@ -131,12 +150,6 @@ final class ArtifactService: @unchecked Sendable {
     /// Called on every sweep tick.
     func sweep(now: Double) { cleaner?.tick(now: now) }
 
-    /// After the loop ended: stops compressions and joins the compression pool.
-    func shutDown() {
-        stopping.set()
-        cleaner?.close()
-        compressionPool.shutdown()
-    }
 
     /// `/api/cleanup/stats` text for `s`.
     func statsJSON(_ s: StoreStats) -> String {

@@ -44,6 +44,7 @@ extension Config {
         Setting(name: "HISTORY_MAX_BYTES", flag: "history-max-bytes", defaultText: "268435456", help: "History bytes kept across all runs (least recently active runs lose theirs first)."),
         Setting(name: "RUN_IDLE_TIMEOUT", flag: "run-idle-timeout", defaultText: "3600", help: "Seconds without events after which a run counts as finished."),
         Setting(name: "RUN_FINISHED_GRACE", flag: "run-finished-grace", defaultText: "600", help: "Seconds a finished run's history is kept (while nobody watches it)."),
+        Setting(name: "LOOPS", flag: "loops", defaultText: "1", help: "Event loops (threads) sharing the port and one hub; auto = one per core. Embedded mode only."),
         Setting(name: "CLUSTER_HEARTBEAT", flag: "cluster-heartbeat", defaultText: "5", help: "Seconds between this instance's heartbeats in Redis (it drops out after 3 missed)."),
         Setting(name: "REDIS_COMMAND_TIMEOUT", flag: "redis-command-timeout", defaultText: "5", help: "Seconds a Redis command may go unanswered before the connection is dropped and remade."),
         Setting(name: "SWEEP_INTERVAL", flag: "sweep-interval", defaultText: "1", help: "Seconds between sweeps of all timeouts (one timer for every socket)."),

@@ -88,6 +88,12 @@ extension Config {
         c.historyMaxBytes = try int(v, "HISTORY_MAX_BYTES", c.historyMaxBytes, 4096...(1 << 40), "bytes (4096-1099511627776)")
         c.runIdleTimeout = try double(v, "RUN_IDLE_TIMEOUT", c.runIdleTimeout, 1...(86400 * 30), "seconds (1-2592000)")
         c.runFinishedGrace = try double(v, "RUN_FINISHED_GRACE", c.runFinishedGrace, 0...(86400 * 30), "seconds (0-2592000)")
+        if let s = v["LOOPS"], s.trimmingCharacters() == "auto" { c.loops = Config.coreCount } else {
+            c.loops = try int(v, "LOOPS", c.loops, 1...64, "a loop count (1-64) or auto")
+        }
+        if c.loops > 1 && c.redisURL != nil {
+            throw bad("LOOPS", "must be 1 with REDIS_URL (run several processes with REUSE_PORT instead: each is one instance)")
+        }
         c.clusterHeartbeat = try double(v, "CLUSTER_HEARTBEAT", c.clusterHeartbeat, 0.1...10, "seconds (0.1-10)")
         c.redisCommandTimeout = try double(v, "REDIS_COMMAND_TIMEOUT", c.redisCommandTimeout, 0.5...60, "seconds (0.5-60)")
         if c.protectedMode && !c.insecure && CShim_is_loopback_host(c.host) != 1 {

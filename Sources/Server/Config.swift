@@ -48,6 +48,8 @@ public struct Config: Sendable {
     public var historyMaxBytes = 256 << 20
     public var runIdleTimeout = 3600.0
     public var runFinishedGrace = 600.0
+    /// Event loops (threads) in this process, sharing the port and one hub; 1 by default.
+    public var loops = 1
     /// Seconds between cluster heartbeats in Redis (an instance's registration lives 3×).
     public var clusterHeartbeat = 5.0
     /// Seconds a Redis command may wait for its answer before the connection is dropped.

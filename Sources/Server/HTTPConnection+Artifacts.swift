@@ -29,7 +29,7 @@ extension HTTPConnection {
         guard ArtifactMetadata.kinds.contains(kind) else {
             return refuse(400, "invalid_kind", "kind must be one of \(ArtifactMetadata.kinds.joined(separator: ", "))")
         }
-        let service = ctx.server.artifacts!
+        let service = ctx.artifacts!
         if head.contentLength > service.maxBytes {
             return refuse(413, "body_too_large", "the artifact exceeds MAX_ARTIFACT_BYTES (\(service.maxBytes) bytes)")
         }
@@ -65,7 +65,7 @@ extension HTTPConnection {
     func artifactRequest(_ endpoint: Endpoint, _ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer,
                          path: UnsafeRawBufferPointer, params: RouteParams) {
         let raw = UnsafeRawBufferPointer(buf)
-        let service = ctx.server.artifacts!
+        let service = ctx.artifacts!
         let store = service.store
         if case .cleanupStats = endpoint {
             let days = service.retentionDays

@@ -25,6 +25,10 @@ extension HTTPConnection {
         if let redis = ctx.redis, redis.fansOut {
             return publishThroughRedis(redis, head, runId: id, body: body)
         }
+        if let bus = ctx.bus {
+            let seqs = ctx.publishOnBus(bus, id, ctx.eventRanges.map { UnsafeRawBufferPointer(rebasing: body[$0]) })
+            return respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(seqs.first),\"last\":\(seqs.last)}", head)
+        }
         let run = ctx.hub.registry.run(id, create: true, now: now)!
         var first: Int64 = 0, last: Int64 = 0
         for r in ctx.eventRanges {
@@ -93,6 +97,7 @@ extension HTTPConnection {
         if let redis = ctx.redis, redis.fansOut {
             return historyThroughRedis(redis, head, runId: id, since: since, limit: limit)
         }
+        ctx.drainBus() // what other loops published so far
         guard let run = ctx.hub.registry.run(id, create: false, now: loop.now) else {
             return reply(404, error: "run_not_found", "no events were published to \(id) (or its history expired)", head)
         }

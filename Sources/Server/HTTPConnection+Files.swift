@@ -13,7 +13,7 @@ import Glibc
 /// the store, and the store builds every path itself, so no request names a file outside it.
 extension HTTPConnection {
     func serveFile(_ head: RequestHead, _ raw: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, params: RouteParams) {
-        let service = ctx.server.artifacts!
+        let service = ctx.artifacts!
         let isHead = head.method == .head
         func refuse(_ status: Int, _ code: String, _ message: String) {
             fail(status, code: code, message: message, extraHeaders: ArtifactHTTP.cors, head: isHead, keepAlive: head.keepAlive)

@@ -56,13 +56,62 @@ final class Hub {
         return seq
     }
 
-    /// Takes a frame whose seq is `run.lastSeq + 1` from elsewhere (Redis) into history and
-    /// this iteration's fan-out.
-    func accept(_ frame: EventFrame, into run: Run, now: Double) {
+    /// Takes a frame whose seq is `run.lastSeq + 1` from elsewhere (Redis, another loop) into
+    /// history and this iteration's fan-out.
+    func accept(_ frame: EventFrame, into run: Run, now: Double, finishes: Bool = false) {
         _ = run.nextSeq()
         if run.batch.isEmpty { dirty.append(run) }
-        registry.record(frame, in: run, now: now, finishes: false)
+        registry.record(frame, in: run, now: now, finishes: finishes)
         relayed += 1
+    }
+
+    /// Applies a frame another loop of this process published (deliveries come in the one
+    /// order the loops share).
+    func apply(_ d: LoopBus.Delivery, now: Double) {
+        let seq = d.frame.seq
+        guard let run = registry.runs[d.runId] else {
+            let r = registry.adopt(d.runId, epoch: d.epoch, lastSeq: seq - 1, now: now)
+            return accept(d.frame, into: r, now: now, finishes: d.finishes)
+        }
+        if run.epoch != d.epoch {
+            newEpoch(run, d.epoch, lastSeq: seq - 1)
+        } else if seq <= run.lastSeq {
+            return
+        } else if seq > run.lastSeq + 1 {
+            skip(run, to: seq - 1)
+        }
+        accept(d.frame, into: run, now: now, finishes: d.finishes)
+    }
+
+    /// The run's history starts over in `epoch` (its owner lost it, or forgot the run): every
+    /// subscriber gets a gap from 1 and reloads; events from `lastSeq + 1` follow.
+    func newEpoch(_ run: Run, _ epoch: String, lastSeq: Int64) {
+        let known = !run.epoch.isEmpty
+        registry.restart(run, epoch: epoch, lastSeq: lastSeq)
+        guard known else { return }
+        for s in run.subscriptions {
+            s._withUnsafeGuaranteedRef { sub in
+                let ws = unsafeDowncast(sub.owner.takeUnretainedValue(), to: WebSocketConnection.self)
+                ws.sendGap(run, from: 1, to: lastSeq)
+                sub.replayNext = 0
+                sub.lastSentSeq = lastSeq
+            }
+        }
+    }
+
+    /// History no longer holds seqs up to `seq`: subscribers get a gap, the run moves on.
+    func skip(_ run: Run, to seq: Int64) {
+        let from = run.lastSeq + 1
+        registry.restart(run, epoch: run.epoch, lastSeq: seq)
+        for s in run.subscriptions {
+            s._withUnsafeGuaranteedRef { sub in
+                guard sub.lastSentSeq < seq else { return }
+                let ws = unsafeDowncast(sub.owner.takeUnretainedValue(), to: WebSocketConnection.self)
+                ws.sendGap(run, from: max(from, sub.lastSentSeq + 1), to: seq)
+                sub.replayNext = 0
+                sub.lastSentSeq = seq
+            }
+        }
     }
 
     /// Fans out every run's frames of this iteration (the loop's `beforeFlush`).

@@ -18,6 +18,13 @@ final class LoopContext: PrepareHook {
     var hub: Hub { hubRef!.takeUnretainedValue() }
     /// The hub across instances (with `REDIS_URL`), nil in embedded mode.
     var redis: RedisHub?
+    /// Artifact endpoints' state on this loop (set by the server before the loop runs).
+    var artifacts: ArtifactService?
+    /// The loops of this process sharing one hub (`LOOPS` > 1), and this loop's place there.
+    let bus: LoopBus?
+    let loopIndex: Int
+    private var deliveries: [LoopBus.Delivery] = []
+    private var timeScratch = ByteBuffer()
     /// Header slots for the request being parsed (reused by every request on this loop).
     let slots: UnsafeMutableBufferPointer<HTTPHeaderSlot>
     var writer = ResponseWriter()
@@ -45,9 +52,11 @@ final class LoopContext: PrepareHook {
     /// compresses without context takeover, so a message is compressed once whoever gets it.
     private var compressors: [DeflateCompressor?] = Array(repeating: nil, count: 16)
 
-    init(loop: EventLoop, server: RunwireServer, config: Config) {
+    init(loop: EventLoop, server: RunwireServer, config: Config, bus: LoopBus? = nil, index: Int = 0) {
         self.loop = loop
         self.server = server
+        self.bus = bus
+        loopIndex = index
         routerRef = .passRetained(Endpoint.makeRouter(config))
         allowedOrigins = config.allowedOrigins
         wsMaxMessageBytes = config.wsMaxMessageBytes
@@ -70,6 +79,10 @@ final class LoopContext: PrepareHook {
                              endpoint: RedisEndpoint(host: u.host, port: u.port, password: u.password, database: u.database, username: u.username))
             hub.registry.mirrorsRemote = config.useRedisWebSocket
         }
+        if let bus {
+            bus.attach(loop, index: index)
+            hub.registry.origin = { [unowned loop] id in bus.state(of: id, now: loop.now) }
+        }
     }
 
     /// Set by shutdown: the loop stops once every socket is closed or the grace has passed.
@@ -77,8 +90,9 @@ final class LoopContext: PrepareHook {
 
     override func beforeFlush() {
         redis?.link.flush() // commands of this iteration go out before the fan-out's writes
+        if bus != nil { drainBus() }
         hubRef!._withUnsafeGuaranteedRef { $0.fanOut() }
-        if let end = stopWhenIdleAfter, (loop.socketCount == 0 && server.artifacts?.busy != true) || loop.now >= end { loop.stop() }
+        if let end = stopWhenIdleAfter, (loop.socketCount == 0 && artifacts?.busy != true) || loop.now >= end { loop.stop() }
     }
 
     deinit {
@@ -86,6 +100,26 @@ final class LoopContext: PrepareHook {
         slots.deallocate()
         routerRef.release()
         hubRef?.release()
+    }
+
+    /// Applies what the loops published since the last drain (this loop's own publishes too:
+    /// all in the bus's one order).
+    func drainBus() {
+        guard let bus else { return }
+        bus.drain(loopIndex, into: &deliveries)
+        guard !deliveries.isEmpty else { return }
+        let now = loop.now
+        let h = hub
+        for d in deliveries { h.apply(d, now: now) }
+        deliveries.removeAll(keepingCapacity: true)
+    }
+
+    /// Publishes validated JSON objects through the bus; returns the first and last seq.
+    func publishOnBus(_ bus: LoopBus, _ runId: String, _ objects: [UnsafeRawBufferPointer]) -> (first: Int64, last: Int64) {
+        timeScratch.clear()
+        writer.timestamp.appendISO(loop.now, to: &timeScratch)
+        return bus.publish(runId, objects, finishes: objects.map(EventBody.finishesRun), time: UnsafeRawBufferPointer(timeScratch.readable),
+                           now: loop.now, from: loopIndex)
     }
 
     /// The shared compressor for a negotiated `server_max_window_bits`.

@@ -154,30 +154,21 @@ final class RedisHub {
         if epoch != run.epoch {
             let known = !run.epoch.isEmpty
             let first = entries.first.flatMap(Self.entrySeq) ?? latest + 1
-            hub.registry.restart(run, epoch: epoch, lastSeq: first - 1)
+            hub.newEpoch(run, epoch, lastSeq: first - 1)
             if known {
-                // Redis lost this run's data: every subscriber reloads from what is retained.
                 epochChanges += 1
                 ctx.server.logger.warning("run epoch changed in Redis (data lost)", metadata: ["run": "\(run.id)"])
-                for s in run.subscriptions {
-                    s._withUnsafeGuaranteedRef { sub in
-                        let ws = unsafeDowncast(sub.owner.takeUnretainedValue(), to: WebSocketConnection.self)
-                        ws.sendGap(run, from: 1, to: first - 1)
-                        sub.replayNext = 0
-                        sub.lastSentSeq = first - 1
-                    }
-                }
             }
         }
         let now = ctx.loop.now
         for e in entries {
             guard let seq = Self.entrySeq(e), let message = Self.entryMessage(e) else { continue }
             if seq <= run.lastSeq { continue }
-            if seq > run.lastSeq + 1 { skip(run, to: seq - 1) }
+            if seq > run.lastSeq + 1 { hub.skip(run, to: seq - 1) }
             message.withUnsafeBytes { hub.accept(EventFrame.wrap(seq: seq, message: $0), into: run, now: now) }
             catchUpEvents += 1
         }
-        if latest > run.lastSeq { skip(run, to: latest) } // history expired or trimmed past what we held
+        if latest > run.lastSeq { hub.skip(run, to: latest) } // history expired or trimmed past what we held
         m.state = .live
         if m.rereadAfter { m.rereadAfter = false; read(m); return }
         drainWaiting(m)
@@ -186,21 +177,6 @@ final class RedisHub {
         m.waitingSubscribers.removeAll()
         for w in waiting where !w.ws.isClosed && !w.ws.closeSent {
             w.ws.subscribeLive(run, since: w.since, epoch: w.epoch)
-        }
-    }
-
-    /// History no longer holds seqs up to `seq`: subscribers get a gap, the mirror moves on.
-    private func skip(_ run: Run, to seq: Int64) {
-        let from = run.lastSeq + 1
-        ctx.hub.registry.restart(run, epoch: run.epoch, lastSeq: seq)
-        for s in run.subscriptions {
-            s._withUnsafeGuaranteedRef { sub in
-                guard sub.lastSentSeq < seq else { return }
-                let ws = unsafeDowncast(sub.owner.takeUnretainedValue(), to: WebSocketConnection.self)
-                ws.sendGap(run, from: max(from, sub.lastSentSeq + 1), to: seq)
-                sub.replayNext = 0
-                sub.lastSentSeq = seq
-            }
         }
     }
 

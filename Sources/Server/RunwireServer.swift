@@ -5,20 +5,25 @@ import Reactor
 import Glibc
 #endif
 
-/// A Runwire server: one event loop with its listener, the worker pool, readiness probes and
-/// the stats every instance reports. `start()` binds; `run()` blocks until `stop()`.
+/// A Runwire server: its event loops (one by default; `LOOPS` of them sharing the port with
+/// `SO_REUSEPORT` and one hub through a `LoopBus`), the worker pool, readiness probes and the
+/// stats every instance reports. `start()` binds; `run()` blocks until `stop()`.
 public final class RunwireServer: @unchecked Sendable {
     public let config: Config
     /// `api_<pid>_<epoch ms>`, as `/api/ws/stats` reports it.
     public let serverId: String
     let startTime: Double
     let logger: Logger
+    /// The first loop: signals, probes and the cluster link live here.
     let loop: EventLoop
+    let loops: [EventLoop]
     let pool: WorkerPool
-    private var listener: Listener?
-    /// The artifact store, signer, compression pool and cleaner (after `start()`).
-    private(set) var artifacts: ArtifactService?
-    private var context: LoopContext!
+    private var listeners: [Listener?] = []
+    private var contexts: [LoopContext] = []
+    private var context: LoopContext { contexts[0] }
+    private var threads: [pthread_t] = []
+    /// What every loop's artifact service shares: signer, compression pool, stop flag.
+    private var artifactShared: ArtifactShared?
     private var signals: [OpaquePointer] = []
     private var lastProbe = 0.0
     /// The bound port (after `start()`).
@@ -29,27 +34,36 @@ public final class RunwireServer: @unchecked Sendable {
         self.logger = logger
         startTime = Timestamp.now()
         serverId = "api_\(getpid())_\(Int(startTime * 1000))"
-        loop = EventLoop(sweepInterval: config.sweepInterval)
+        loops = (0..<config.loops).map { _ in EventLoop(sweepInterval: config.sweepInterval) }
+        loop = loops[0]
         pool = WorkerPool(threads: config.compressionThreads)
     }
 
     /// Binds the listener and starts the probes. Throws `ListenError` when the address is taken.
     public func start() throws {
-        artifacts = ArtifactService(config: config, loop: loop, disk: pool, logger: logger)
-        context = LoopContext(loop: loop, server: self, config: config)
-        let ctx = context!
-        listener = try Listener(loop: loop, host: config.host, port: config.port, reusePort: config.reusePort) { fd in
-            ctx.accept(fd)
+        let bus = loops.count > 1 ? LoopBus(loops: loops.count, forgetAfter: config.runIdleTimeout + config.runFinishedGrace) : nil
+        let shared = ArtifactShared(config: config, logger: logger)
+        artifactShared = shared
+        for (i, l) in loops.enumerated() {
+            let ctx = LoopContext(loop: l, server: self, config: config, bus: bus, index: i)
+            // One artifact service per loop (its counters are loop-confined); the first loop
+            // also runs the retention cleaner and resumes pending compressions.
+            ctx.artifacts = ArtifactService(config: config, shared: shared, loop: l, disk: pool, logger: logger, runsCleaner: i == 0)
+            contexts.append(ctx)
+            // Every loop listens on the same port (SO_REUSEPORT): the kernel spreads the accepts.
+            let listener = try Listener(loop: l, host: config.host, port: i == 0 ? config.port : port,
+                                        reusePort: config.reusePort || loops.count > 1) { fd in ctx.accept(fd) }
+            if i == 0 { port = listener.port }
+            listeners.append(listener)
+            l.onSweep = { [unowned self] now in self.sweep(now, loop: i) }
         }
-        port = listener!.port
-        loop.onSweep = { [unowned self] now in self.sweep(now) }
         probe()
-        artifacts?.startUp()
+        context.artifacts?.startUp()
         var mode = "embedded (no Redis)"
         if config.redisURL != nil { mode = "redis" }
         logger.info("listening", metadata: [
             "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(mode)",
-            "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")",
+            "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")", "loops": "\(loops.count)",
         ])
         if let u = config.redisURL {
             logger.info("redis", metadata: ["address": "\(u.host):\(u.port)", "database": "\(u.database)",
@@ -69,12 +83,24 @@ public final class RunwireServer: @unchecked Sendable {
         }
     }
 
-    /// Runs the loop on the calling thread until `stop()`.
+    /// Runs the first loop on the calling thread (the others on threads of their own) until
+    /// `stop()`.
     public func run() {
+        for l in loops.dropFirst() {
+            var tid = pthread_t()
+            let box = Unmanaged.passRetained(l).toOpaque()
+            pthread_create(&tid, nil, { arg in
+                Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue().run()
+                return nil
+            }, box)
+            threads.append(tid)
+        }
         loop.run()
+        for t in threads { pthread_join(t, nil) }
+        threads.removeAll()
         for w in signals { CShim_signal_free(loop.raw, w) }
         signals.removeAll()
-        artifacts?.shutDown()
+        artifactShared?.shutDown()
         pool.shutdown()
         logger.info("stopped", metadata: ["uptime": "\(uptime(Timestamp.now()))"])
     }
@@ -89,23 +115,31 @@ public final class RunwireServer: @unchecked Sendable {
     /// trace compressions are let finish), and ends the loop once all are done or after a
     /// grace period of 5 s (then running compressions stop, left pending for the next start).
     private func shutdown() {
-        guard listener != nil else { return }
+        guard listeners.first! != nil else { return }
         logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
-        listener?.close()
-        listener = nil
         context.redis?.leave { }
-        let graceEnd = loop.now + 5
-        loop.forEachSocket { s in
+        for i in loops.indices.dropFirst() { loops[i].post { [self] in self.shutdown(loop: i) } }
+        shutdown(loop: 0)
+    }
+
+    /// Stops one loop: its listener closes, its sockets are told, it ends when they are gone.
+    private func shutdown(loop i: Int) {
+        let l = loops[i]
+        listeners[i]?.close()
+        listeners[i] = nil
+        let graceEnd = l.now + 5
+        l.forEachSocket { s in
             if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
             else if let h = s as? HTTPConnection, h.busy != 0 { h.closeWhenAnswered = true }
             else if s.output.isEmpty { s.close() } else { s.finish() }
         }
-        context.stopWhenIdleAfter = graceEnd
-        loop.onSweep = { [unowned self] now in
+        contexts[i].stopWhenIdleAfter = graceEnd
+        let stopping = artifactShared?.stopping
+        l.onSweep = { now in
             if now >= graceEnd {
-                self.artifacts?.stopping.set()
-                self.loop.forEachSocket { $0.close() }
-                self.loop.stop()
+                stopping?.set() // running compressions stop, left pending for the next start
+                l.forEachSocket { $0.close() }
+                l.stop()
             }
         }
     }
@@ -119,11 +153,19 @@ public final class RunwireServer: @unchecked Sendable {
 
     // MARK: Readiness
 
-    private func sweep(_ now: Double) {
+    private func sweep(_ now: Double, loop i: Int) {
+        let ctx = contexts[i]
+        ctx.hub.registry.sweep(now: now)
+        if let bus = ctx.bus {
+            var active = Set<String>()
+            for (id, r) in ctx.hub.registry.runs where !r.subscriptions.isEmpty { active.insert(id) }
+            bus.reportActive(i, active)
+        }
+        guard i == 0 else { return }
         if now - lastProbe >= 5 { probe() }
-        artifacts?.sweep(now: now)
-        context.hub.registry.sweep(now: now)
-        context.redis?.sweep(now: now)
+        ctx.bus?.sweep(now: now)
+        ctx.redis?.sweep(now: now)
+        ctx.artifacts?.sweep(now: now)
     }
 
     /// Checks the store on the worker pool (never on the loop) and records the result.
@@ -162,25 +204,29 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     private func artifactMetrics() -> String {
-        guard let a = artifacts else { return "" }
+        let all = contexts.compactMap(\.artifacts)
+        guard let a = all.first else { return "" }
+        func sum(_ f: (ArtifactService) -> Int) -> Int { all.reduce(0) { $0 + f($1) } }
+        var outcomes: [String: Int] = [:]
+        for s in all { outcomes.merge(s.compressionOutcomes, uniquingKeysWith: +) }
         var lines = """
         # HELP runwire_artifact_uploads_total Artifacts stored by this instance.
         # TYPE runwire_artifact_uploads_total counter
-        runwire_artifact_uploads_total \(a.uploadsTotal)
+        runwire_artifact_uploads_total \(sum { $0.uploadsTotal })
         # HELP runwire_artifact_upload_bytes_total Bytes of artifacts stored by this instance.
         # TYPE runwire_artifact_upload_bytes_total counter
-        runwire_artifact_upload_bytes_total \(a.uploadBytesTotal)
+        runwire_artifact_upload_bytes_total \(all.reduce(Int64(0)) { $0 + $1.uploadBytesTotal })
         # HELP runwire_artifact_uploads_in_flight Uploads being received.
         # TYPE runwire_artifact_uploads_in_flight gauge
-        runwire_artifact_uploads_in_flight \(a.uploadsInFlight)
+        runwire_artifact_uploads_in_flight \(sum { $0.uploadsInFlight })
         # HELP runwire_trace_compressions_in_flight Trace compressions queued or running.
         # TYPE runwire_trace_compressions_in_flight gauge
-        runwire_trace_compressions_in_flight \(a.compressionsInFlight)
+        runwire_trace_compressions_in_flight \(sum { $0.compressionsInFlight })
         # HELP runwire_trace_compressions_total Trace compressions finished, by outcome.
         # TYPE runwire_trace_compressions_total counter
 
         """
-        for k in a.compressionOutcomes.keys.sorted() { lines += "runwire_trace_compressions_total{outcome=\"\(k)\"} \(a.compressionOutcomes[k]!)\n" }
+        for k in outcomes.keys.sorted() { lines += "runwire_trace_compressions_total{outcome=\"\(k)\"} \(outcomes[k]!)\n" }
         if let c = a.cleaner {
             lines += """
             # HELP runwire_cleanup_runs_total Retention passes this instance ran.
@@ -199,39 +245,45 @@ public final class RunwireServer: @unchecked Sendable {
     }
 
     func statsJSON(now: Double) -> String {
-        "{\"serverId\":\"\(serverId)\",\"localConnections\":\(context.webSockets),\"redisConnections\":\(context.redis?.redisConnections ?? 0),\"activeRuns\":\(context.redis?.clusterActiveRuns ?? context.hub.registry.activeRunCount),\"uptime\":\(uptime(now))}"
+        let local = contexts.reduce(0) { $0 + $1.webSockets }
+        let active = context.redis?.clusterActiveRuns ?? context.bus?.activeRunCount() ?? context.hub.registry.activeRunCount
+        return "{\"serverId\":\"\(serverId)\",\"localConnections\":\(local),\"redisConnections\":\(context.redis?.redisConnections ?? 0),\"activeRuns\":\(active),\"uptime\":\(uptime(now))}"
     }
 
     func metricsText(now: Double) -> String {
-        let c = context!
+        let c = context
+        func sum(_ f: (LoopContext) -> Int) -> Int { contexts.reduce(0) { $0 + f($1) } }
         return """
         # HELP runwire_http_connections Open HTTP connections.
         # TYPE runwire_http_connections gauge
-        runwire_http_connections \(c.connections)
+        runwire_http_connections \(sum { $0.connections })
         # HELP runwire_http_requests_total Requests answered.
         # TYPE runwire_http_requests_total counter
-        runwire_http_requests_total \(c.requests)
+        runwire_http_requests_total \(sum { $0.requests })
         # HELP runwire_http_errors_total Requests answered with an error status.
         # TYPE runwire_http_errors_total counter
-        runwire_http_errors_total \(c.errors)
+        runwire_http_errors_total \(sum { $0.errors })
         # HELP runwire_accept_exhausted_total Accepts refused because no descriptor was free.
         # TYPE runwire_accept_exhausted_total counter
-        runwire_accept_exhausted_total \(listener?.exhaustedCount ?? 0)
+        runwire_accept_exhausted_total \(listeners.reduce(0) { $0 + ($1?.exhaustedCount ?? 0) })
         # HELP runwire_ws_connections Open WebSocket connections.
         # TYPE runwire_ws_connections gauge
-        runwire_ws_connections \(c.webSockets)
+        runwire_ws_connections \(sum { $0.webSockets })
+        # HELP runwire_loop_ws_connections Open WebSocket connections per event loop.
+        # TYPE runwire_loop_ws_connections gauge
+        \(contexts.map { "runwire_loop_ws_connections{loop=\"\($0.loopIndex)\"} \($0.webSockets)" }.joined(separator: "\n"))
         # HELP runwire_events_published_total Events published on this instance.
         # TYPE runwire_events_published_total counter
-        runwire_events_published_total \(c.hub.published)
+        runwire_events_published_total \(sum { $0.hub.published })
         # HELP runwire_event_deliveries_total Event frames handed to subscriber sockets.
         # TYPE runwire_event_deliveries_total counter
-        runwire_event_deliveries_total \(c.hub.deliveries)
+        runwire_event_deliveries_total \(sum { $0.hub.deliveries })
         # HELP runwire_ws_slow_consumers_closed_total Subscribers closed with 1013 for falling behind.
         # TYPE runwire_ws_slow_consumers_closed_total counter
-        runwire_ws_slow_consumers_closed_total \(c.hub.slowConsumersClosed)
-        # HELP runwire_events_relayed_total Events received from Redis for local subscribers.
+        runwire_ws_slow_consumers_closed_total \(sum { $0.hub.slowConsumersClosed })
+        # HELP runwire_events_relayed_total Events received from Redis (or from the other loops of this process).
         # TYPE runwire_events_relayed_total counter
-        runwire_events_relayed_total \(c.hub.relayed)
+        runwire_events_relayed_total \(sum { $0.hub.relayed })
         # HELP runwire_redis_up Whether the Redis connections are up (1) or not (0; 1 without Redis).
         # TYPE runwire_redis_up gauge
         runwire_redis_up \(c.redis.map { $0.link.isUp ? 1 : 0 } ?? 1)
@@ -243,7 +295,7 @@ public final class RunwireServer: @unchecked Sendable {
         runwire_redis_epoch_changes_total \(c.redis?.epochChanges ?? 0)
         # HELP runwire_history_bytes Bytes of run history held.
         # TYPE runwire_history_bytes gauge
-        runwire_history_bytes \(c.hub.registry.totalBytes)
+        runwire_history_bytes \(sum { $0.hub.registry.totalBytes })
         # HELP runwire_runs Runs held in memory.
         # TYPE runwire_runs gauge
         runwire_runs \(c.hub.registry.runs.count)

@@ -50,6 +50,7 @@ extension WebSocketConnection {
             sendError("too_many_subscriptions", "a socket may watch at most \(ctx.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
             return
         }
+        ctx.drainBus() // with several loops: this loop's replica is complete up to now
         let run = ctx.hub.registry.run(runId, create: true, now: now)!
         run.lastActivity = now
         if let redis = ctx.redis, redis.fansOut, !redis.subscribeWhenLive(self, run: run, since: since, epoch: epoch) { return }
@@ -222,6 +223,10 @@ extension WebSocketConnection {
                     }
                 }
                 return
+            }
+            if let bus = ctx.bus {
+                let seq = ctx.publishOnBus(bus, id, [value]).last
+                return sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seq)}")
             }
             let run = ctx.hub.registry.run(id, create: true, now: loop.now)!
             let seq = ctx.hub.publish(value, to: run, finishes: EventBody.finishesRun(value), now: loop.now)

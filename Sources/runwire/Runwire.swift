@@ -93,6 +93,8 @@ struct Serve: ParsableCommand {
     var runIdleTimeout: String?
     @Option(name: .customLong("run-finished-grace"), help: ArgumentHelp("Seconds a finished run's history is kept while nobody watches it. [env RUN_FINISHED_GRACE, default 600]", valueName: "value"))
     var runFinishedGrace: String?
+    @Option(name: .customLong("loops"), help: ArgumentHelp("Event loops (threads) sharing the port and one hub; auto = one per core. Embedded mode only. [env LOOPS, default 1]", valueName: "value"))
+    var loops: String?
     @Option(name: .customLong("cluster-heartbeat"), help: ArgumentHelp("Seconds between this instance's heartbeats in Redis (it drops out after 3 missed). [env CLUSTER_HEARTBEAT, default 5]", valueName: "value"))
     var clusterHeartbeat: String?
     @Option(name: .customLong("redis-command-timeout"), help: ArgumentHelp("Seconds a Redis command may go unanswered before the connection is dropped and remade. [env REDIS_COMMAND_TIMEOUT, default 5]", valueName: "value"))
@@ -139,6 +141,7 @@ struct Serve: ParsableCommand {
         if let historyMaxBytes { flags["HISTORY_MAX_BYTES"] = historyMaxBytes }
         if let runIdleTimeout { flags["RUN_IDLE_TIMEOUT"] = runIdleTimeout }
         if let runFinishedGrace { flags["RUN_FINISHED_GRACE"] = runFinishedGrace }
+        if let loops { flags["LOOPS"] = loops }
         if let clusterHeartbeat { flags["CLUSTER_HEARTBEAT"] = clusterHeartbeat }
         if let redisCommandTimeout { flags["REDIS_COMMAND_TIMEOUT"] = redisCommandTimeout }
         if enableEcho { flags["ENABLE_ECHO"] = "true" }

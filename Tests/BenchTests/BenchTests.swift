@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RedisServerSupport
 import Testing
 @testable import runwire_bench
 @testable import Server
@@ -19,6 +20,47 @@ struct BenchTests {
         #expect(empty.percentile(0.5) == 0)
         empty.merge(h)
         #expect(empty.total == 10_000)
+    }
+
+    @Test func histogramsMergeExactlyThroughTheirEncodedBuckets() throws {
+        // Two workers' latencies, very different: merged percentiles must be those of all values
+        // recorded in one histogram (averaging percentiles would not give that).
+        var a = Histogram(), b = Histogram(), all = Histogram()
+        for v in 1...1000 as ClosedRange<UInt64> { a.record(v); all.record(v) }
+        for v in stride(from: 50_000 as UInt64, through: 90_000, by: 10) { b.record(v); all.record(v) }
+        var merged = Histogram()
+        for h in [a, b] { merged.merge(try #require(Histogram(encodedBuckets: h.encodedBuckets, max: h.max))) }
+        #expect(merged.total == all.total && merged.max == all.max)
+        #expect(merged.encodedBuckets == all.encodedBuckets)
+        for q in [0.1, 0.5, 0.9, 0.99, 0.999] { #expect(merged.percentile(q) == all.percentile(q)) }
+        #expect(Histogram(encodedBuckets: "", max: 0)?.total == 0)
+        for bad in ["1", "x:1", "1:y", "99999:1", "1:2:3"] { #expect(Histogram(encodedBuckets: bad, max: 0) == nil) }
+    }
+
+    @Test func fanoutMergeSumsWorkersAndComputesExpectedPerRun() {
+        var a = Histogram(), b = Histogram()
+        a.record(10); b.record(5000) // 10 µs: below 32 every value has its own bucket
+        let w0 = ["subscribers": "3", "subscribersPerRun": "2,1", "publishedPerRun": "10,20", "delivered": "40", "publishSeconds": "2",
+                  "published": "30", "keptRate": "true", "histogram": a.encodedBuckets, "maxus": "10"]
+        let w1 = ["subscribers": "2", "subscribersPerRun": "1,1", "publishedPerRun": "0,0", "delivered": "30", "publishSeconds": "0",
+                  "histogram": b.encodedBuckets, "maxus": "5000"]
+        let r = FanoutFleet.merge([w0, w1], runs: 2, publishing: true)
+        #expect(r["expected"] == "\(10 * 3 + 20 * 2)" && r["delivered"] == "70" && r["subscribers"] == "5")
+        #expect(r["deliveriesPerSecond"] == "35" && r["published"] == "30" && r["keptRate"] == "true")
+        #expect(r["p50us"] == "10" && r["maxus"] == "5000" && r["workersReported"] == "2")
+        let lost = FanoutFleet.merge([nil, w1], runs: 2, publishing: true)
+        #expect(lost["workersReported"] == "1" && lost["expected"] == "-1") // no publisher result: nothing to compare
+    }
+
+    @Test func workerSharesAndSources() throws {
+        #expect((0..<3).map { WorkerRole.share(10, index: $0, count: 3) } == [4, 3, 3])
+        #expect(WorkerRole.sources(["a", "b", "c", "d"], index: 1, count: 2) == ["b", "d"])
+        #expect(WorkerRole.sources(["a"], index: 1, count: 2) == ["a"])
+        #expect(WorkerRole("1/2") == WorkerRole("1/2") && WorkerRole("2/2") == nil && WorkerRole("x") == nil)
+        #expect(throws: (any Error).self) { try processCount(nil, conns: 19_000 * 64 + 1) }
+        #expect(try processCount(nil, conns: 30_000) == 2)
+        #expect(try processCount(nil, conns: 100) == 1)
+        #expect(throws: (any Error).self) { try processCount(1, conns: 30_000) }
     }
 
     @Test func histogramBucketsAreMonotonic() {
@@ -67,10 +109,11 @@ struct BenchTests {
     }
 
     /// Runs `body` with a real server on a free port (its own thread), stopped afterwards.
-    func withServer(_ body: (RunwireServer) throws -> Void) throws {
+    func withServer(environment: [String: String] = [:], _ body: (RunwireServer) throws -> Void) throws {
         let storage = NSTemporaryDirectory() + "runwire-bench-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
-        let config = try Config.load(dotenv: nil, environment: ["PORT": "0", "STORAGE_DIR": storage], flags: [:]).get()
+        let env = ["PORT": "0", "STORAGE_DIR": storage].merging(environment) { $1 }
+        let config = try Config.load(dotenv: nil, environment: env, flags: [:]).get()
         let server = RunwireServer(config: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         try server.start()
         let done = DispatchSemaphore(value: 0)
@@ -105,5 +148,131 @@ struct BenchTests {
         #expect(r["missing"] == "0" && r["duplicates"] == "0")
         #expect(r["publishErrors"] == "0")
         }
+    }
+
+    /// The built `runwire-bench` executable (worker processes are this binary re-executed).
+    static var benchBinary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // swift-testing runs from <bin>/runwirePackageTests.xctest; the executable sits beside it.
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("runwire-bench").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("runwire-bench").path
+    }
+
+    @Test func fanoutOverTwoWorkerProcessesDeliversEveryEventOnce() throws {
+        try withServer { server in
+            let f = try Fanout.parse([
+                "--url", "ws://127.0.0.1:\(server.port)/api/tests/{run}/events",
+                "--publish-url", "http://127.0.0.1:\(server.port)/api/tests/{run}/events",
+                "--conns", "40", "--runs", "2", "--rate", "50", "--duration", "1", "--procs", "2",
+                "--src", "127.0.0.2,127.0.0.3", "--run-prefix", "procs-\(UUID().uuidString.prefix(8))-",
+            ])
+            let r = try f.results(executable: Self.benchBinary)
+            #expect(r["workers"] == "2" && r["workersReported"] == "2" && r["workersFailed"] == "0")
+            #expect(r["subscribers"] == "40")
+            let published = Int(r["published"] ?? "") ?? 0
+            #expect(published >= 45 && published <= 51)
+            #expect(r["expected"] == "\(published * 20)") // each event goes to the 20 subscribers of its run
+            #expect(r["delivered"] == r["expected"])
+            #expect(r["missing"] == "0" && r["duplicates"] == "0" && r["publishErrors"] == "0")
+            #expect((Int(r["p50us"] ?? "") ?? 0) > 0)
+        }
+    }
+
+    @Test func idleOverTwoWorkerProcessesHoldsEveryConnection() throws {
+        try withServer { server in
+            let i = try Idle.parse(["--url", "ws://127.0.0.1:\(server.port)/api/tests/{run}/events", "--conns", "200",
+                                    "--runs", "4", "--procs", "2", "--hold", "0", "--server-pid", "\(getpid())"])
+            let r = try i.results(executable: Self.benchBinary)
+            #expect(r["workersReported"] == "2" && r["connected"] == "200" && r["failed"] == "0")
+            #expect(r["bytesPerConnection"] != nil)
+        }
+    }
+
+    @Test func clusterSeesEveryEventOnceInSeqOrderOnAnInstanceListedTwice() throws {
+        try withServer { server in
+            let ws = "ws://127.0.0.1:\(server.port)/api/tests/{run}/events"
+            let http = "http://127.0.0.1:\(server.port)/api/tests/{run}/events"
+            let c = try Cluster.parse(["--url", "\(ws),\(ws)", "--publish-url", "\(http),\(http)", "--conns", "30",
+                                       "--runs", "3", "--rate", "300", "--duration", "0.5", "--drain", "10",
+                                       "--run-prefix", "cl-\(UUID().uuidString.prefix(8))-"])
+            let r = try c.results()
+            let acknowledged = Int(r["acknowledged"] ?? "") ?? 0
+            #expect(acknowledged >= 100)
+            #expect(r["published"] == "\(acknowledged)")
+            #expect(r["expected"] == "\(acknowledged * 10)") // 30 subscribers over 3 runs, events spread evenly
+            #expect(r["delivered"] == r["expected"])
+            for k in ["missing", "duplicates", "outOfOrder", "gaps", "mismatched", "unexpected", "seqConflicts", "publishErrors"] {
+                #expect(r[k] == "0", "\(k) = \(r[k] ?? "nil")")
+            }
+            #expect(r["ok"] == "true")
+        }
+    }
+
+    /// True once `GET path` answers 2xx (bounded: polls for at most `timeout` seconds).
+    func becomesReady(port: Int, path: String = "/health/ready", timeout: Double = 10) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            let r = HTTPScenario(host: "127.0.0.1", port: port, path: path, conns: 1, duration: 0.05).run()
+            if (Int(r["requests"] ?? "") ?? 0) > 0 { return true }
+        }
+        return false
+    }
+
+    @Test func clusterSeesEveryEventOnceInSeqOrderAcrossTwoInstancesSharingRedis() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        try withServer(environment: ["REDIS_URL": redis.url]) { a in
+            try withServer(environment: ["REDIS_URL": redis.url]) { b in
+                #expect(becomesReady(port: a.port) && becomesReady(port: b.port))
+                let ws = [a.port, b.port].map { "ws://127.0.0.1:\($0)/api/tests/{run}/events" }.joined(separator: ",")
+                let http = [a.port, b.port].map { "http://127.0.0.1:\($0)/api/tests/{run}/events" }.joined(separator: ",")
+                let c = try Cluster.parse(["--url", ws, "--publish-url", http, "--conns", "20", "--runs", "2", "--rate", "200",
+                                           "--duration", "0.5", "--drain", "10", "--run-prefix", "clr-\(UUID().uuidString.prefix(8))-"])
+                let r = try c.results()
+                let acknowledged = Int(r["acknowledged"] ?? "") ?? 0
+                #expect(acknowledged >= 80 && r["published"] == "\(acknowledged)")
+                #expect(r["expected"] == "\(acknowledged * 10)" && r["delivered"] == r["expected"])
+                for k in ["missing", "duplicates", "outOfOrder", "gaps", "mismatched", "unexpected", "seqConflicts", "publishErrors"] {
+                    #expect(r[k] == "0", "\(k) = \(r[k] ?? "nil")")
+                }
+                #expect(r["ok"] == "true")
+            }
+        }
+    }
+
+    @Test func clusterCountsEveryKindOfViolation() {
+        let u = WSURL("ws://127.0.0.1:1/{run}")!
+        let s = ClusterScenario(.init(subscribeURLs: [u], publishURLs: [u], conns: 2, runs: 1, rate: 1, duration: 1, size: 0,
+                                      publishers: 1, window: 1, sources: [], runPrefix: "t", drain: 0))
+        let subs = (0..<2).map { k in
+            let c = ClientSocket(fd: -1, loop: s.loop, delegate: s, host: "h", path: "/")
+            c.id = k
+            return c
+        }
+        func say(_ c: ClientSocket, _ text: String) { Array(text.utf8).withUnsafeBytes { s.message(c, $0) } }
+        func event(_ c: ClientSocket, seq: Int, i: Int) { say(c, "{\"type\":\"event\",\"runId\":\"t0\",\"seq\":\(seq),\"data\":{\"t\":1,\"i\":\(i)}}") }
+        for c in subs { say(c, "{\"type\":\"subscribed\",\"runId\":\"t0\",\"seq\":0}") }
+        // Three publishes acknowledged as seq 1, 2, 3; a fourth answered with seq 3 again.
+        s.inFlight = [[(0, 0), (0, 1), (0, 2), (0, 3)]]
+        s.sent = 4
+        for seq in [1, 2, 3, 3] { Array("{\"first\":\(seq),\"last\":\(seq)}".utf8).withUnsafeBytes { s.answered(slot: 0, ok: true, body: $0) } }
+        // Subscriber 0 sees all three in order, then an unacknowledged seq 7.
+        for seq in 1...3 { event(subs[0], seq: seq, i: seq - 1) }
+        event(subs[0], seq: 7, i: 6)
+        // Subscriber 1: seq 2, then 1 under another event (out of order and mismatched), 2 again,
+        // and never 3; then a gap notice.
+        event(subs[1], seq: 2, i: 1)
+        event(subs[1], seq: 1, i: 9)
+        event(subs[1], seq: 2, i: 1)
+        say(subs[1], "{\"type\":\"gap\",\"runId\":\"t0\",\"from\":3,\"to\":3}")
+        let r = s.report()
+        #expect(r["subscribers"] == "2" && r["expected"] == "6" && r["delivered"] == "7")
+        #expect(r["missing"] == "1" && r["duplicates"] == "1" && r["outOfOrder"] == "1")
+        #expect(r["mismatched"] == "1" && r["unexpected"] == "1" && r["gaps"] == "1" && r["seqConflicts"] == "1")
+        #expect(r["unanswered"] == "0" && r["unconfirmed"] == "0")
+        #expect(r["ok"] == "false")
     }
 }

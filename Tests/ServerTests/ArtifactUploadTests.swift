@@ -50,6 +50,25 @@ struct ArtifactUploadTests {
         #expect(list.status == 200 && Set(list.jsonArray.compactMap { $0["id"] as? String }) == Set(results.value.keys))
     }
 
+    @Test func twoLoopsServeArtifactsAlike() throws {
+        let s = try TestServer(["LOOPS": "2"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let ids = Locked<[String: [UInt8]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let bytes = noise(300_000 + i, seed: UInt64(500 + i))
+            if let up = try? api.upload("loops", bytes, name: "l\(i).bin", kind: i % 2 == 0 ? "trace" : "video"), up.status == 201 {
+                ids.with { $0[up.json["id"] as! String] = bytes }
+            }
+        }
+        #expect(ids.value.count == 8)
+        for (id, bytes) in ids.value {
+            // A link made on one loop verifies on the other (one signing secret per process).
+            #expect(try api.request("GET", try api.signedTarget("loops", id)).body == bytes)
+        }
+        #expect(try api.metric("runwire_artifact_uploads_total") == 8)
+        #expect(try api.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int == 8)
+    }
+
     @Test func uploadCutOffMidBodyLeavesNothing() throws {
         let s = try TestServer(); defer { s.stop() }
         do {

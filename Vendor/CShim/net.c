@@ -1,4 +1,5 @@
-// Socket helpers: getaddrinfo/sockaddr handling is shorter and clearer in C than in Swift.
+// Socket helpers: getaddrinfo/sockaddr handling is shorter and clearer in C than in Swift
+// (and the load client's CPU pinning and close-on-exec pipes, which Swift cannot reach).
 #define _GNU_SOURCE 1
 #include "CShim.h"
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -120,3 +122,15 @@ int CShim_host_resolves(const char *host) {
 int CShim_errno(void) { return errno; }
 
 void CShim_stdout_line_buffered(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
+int CShim_set_affinity(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return -EINVAL;
+        CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -errno;
+}
+
+int CShim_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }

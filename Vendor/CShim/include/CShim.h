@@ -113,6 +113,12 @@ int CShim_host_resolves(const char *host);
 int CShim_errno(void);
 /// Line-buffers stdout (Swift 6 cannot touch the `stdout` global).
 void CShim_stdout_line_buffered(void);
+/// Pins the calling thread (and processes it spawns later) to `cpus[0..<count]`
+/// (sched_setaffinity; CPU_SET is a macro Swift cannot call). Returns 0 or -errno.
+int CShim_set_affinity(const int *cpus, int count);
+/// pipe2(fds, O_CLOEXEC): a pipe no spawned process inherits unless dup2'ed onto its stdio
+/// (Glibc's Swift overlay hides pipe2 behind _GNU_SOURCE). Returns 0 or -errno.
+int CShim_pipe_cloexec(int fds[2]);
 
 // MARK: - OpenSSL (hashes for the WebSocket handshake, artifacts and signed URLs)
 

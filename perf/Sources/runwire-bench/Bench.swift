@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runwire-bench",
         abstract: "Load clients for Runwire (and peers such as nchan), on loopback sockets.",
-        subcommands: [Idle.self, Echo.self, Fanout.self, HTTPLoad.self, Report.self, Gzip.self]
+        subcommands: [Idle.self, Echo.self, Fanout.self, Cluster.self, HTTPLoad.self, Report.self, Gzip.self]
     )
 }
 
@@ -42,21 +42,43 @@ extension String {
 struct Idle: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Open and hold N idle WebSocket connections; report server RSS per connection.")
     @Option(help: "ws://host:port/path ({run} is replaced by run-<n>).") var url: String
-    @Option(help: "Connections to open (at most ~19,900 per process: the fd limit).") var conns: Int = 1000
+    @Option(help: "Connections to open (~19,000 per process: past that, worker processes; see --procs).") var conns: Int = 1000
     @Option(help: "Runs the connections are spread over ({run} in the URL).") var runs: Int = 1
     @Option(help: "Comma-separated local source addresses (127.0.0.2,…): ~28k connections each.") var src: String = ""
-    @Option(help: "Server process id, to read its resident memory from /proc.") var serverPid: Int32?
+    @Option(help: "Server process ids (repeat or comma-separate) whose resident memory growth is summed.") var serverPid: [String] = []
     @Option(help: "Seconds to hold the connections after the last one opened.") var hold: Double = 2
     @Option(help: "Give up opening after this many seconds.") var timeout: Double = 120
+    @Option(help: "Worker processes (default: one per 19,000 connections; 1 = this process only).") var procs: Int?
+    @Option(help: "Pin to these CPUs (comma-separated; worker i gets the i-th, round-robin).") var cpu: String?
+    @Option(help: .hidden) var worker: String?
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
+        let r = try results(executable: WorkerFleet.ownExecutable)
+        emit("idle", r, json: json)
+        try failUnlessEveryWorkerReported(r)
+    }
+
+    /// The run's result; with more than one process, `executable` is re-executed per worker.
+    func results(executable: String) throws -> [String: String] {
         let u = try loopbackTarget(url, scheme: "ws", option: "--url")
+        let role = try workerRole(worker)
+        let procs = try processCount(procs, conns: conns)
+        guard timeout > 0 && timeout <= 600, hold >= 0 && hold <= 600 else { throw ValidationError("bounds: --timeout 0-600 s, --hold 0-600 s") }
+        var listed = Set<Int32>()
+        let pids = try serverPid.flatMap { $0.split(separator: ",") }.map { text in
+            guard let pid = Int32(text) else { throw ValidationError("--server-pid: \(text) is not a process id") }
+            return pid
+        }.filter { listed.insert($0).inserted } // a process named twice is counted once
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
+        try pin(cpu, role)
         let sources = src.split(separator: ",").map(String.init)
-        let s = IdleScenario(url: u, conns: conns, runs: runs, sources: sources, serverPID: serverPid, hold: hold, timeout: timeout)
-        emit("idle", s.run(), json: json)
+        if procs > 1 && role == nil {
+            return try IdleFleet(command: self, procs: procs, serverPIDs: pids, executable: executable).run()
+        }
+        return IdleScenario(url: u, conns: conns, runs: runs, sources: sources, serverPIDs: pids, hold: hold, timeout: timeout,
+                            worker: role).run()
     }
 }
 
@@ -85,7 +107,7 @@ struct Fanout: ParsableCommand {
     var url: String = "ws://127.0.0.1:3001/api/tests/{run}/events"
     @Option(help: "Publish URL template, e.g. http://127.0.0.1:3001/api/tests/{run}/events (nchan: http://…/pub/{run}).")
     var publishUrl: String = "http://127.0.0.1:3001/api/tests/{run}/events"
-    @Option(help: "Subscribers.") var conns: Int = 1000
+    @Option(help: "Subscribers (~19,000 per process: past that, worker processes; see --procs).") var conns: Int = 1000
     @Option(help: "Runs the subscribers and events are spread over.") var runs: Int = 1
     @Option(help: "Events per second (all runs together).") var rate: Double = 100
     @Option(help: "Seconds of publishing.") var duration: Double = 10
@@ -96,22 +118,86 @@ struct Fanout: ParsableCommand {
     @Flag(help: "Only subscribe and measure (another process publishes).") var noPublish = false
     @Option(help: "Run name prefix (default: b<pid>-, fresh per invocation; give the same to cooperating processes).")
     var runPrefix: String?
+    @Option(help: "Worker processes (default: one per 19,000 subscribers; 1 = this process only). Worker 0 publishes.")
+    var procs: Int?
+    @Option(help: "Pin to these CPUs (comma-separated; worker i gets the i-th, round-robin).") var cpu: String?
+    @Option(help: .hidden) var worker: String?
     @Flag(help: "One JSON object instead of a table.") var json = false
 
     func run() throws {
+        let r = try results(executable: WorkerFleet.ownExecutable)
+        emit("fanout", r, json: json)
+        try failUnlessEveryWorkerReported(r)
+    }
+
+    /// The run's result; with more than one process, `executable` is re-executed per worker.
+    func results(executable: String) throws -> [String: String] {
         let u = try loopbackTarget(url, scheme: "ws", option: "--url")
         let pub = try loopbackTarget(publishUrl, scheme: "http", option: "--publish-url")
-        guard duration > 0 && duration <= 600, rate > 0 && rate <= 1_000_000, conns >= 1 && conns <= 19_900, runs >= 1 else {
-            throw ValidationError("bounds: --duration 0-600 s, --rate 1-1000000, --conns 1-19900, --runs >= 1")
+        let role = try workerRole(worker)
+        let procs = try processCount(procs, conns: conns)
+        guard duration > 0 && duration <= 600, rate > 0 && rate <= 1_000_000, runs >= 1 && runs <= 100_000 else {
+            throw ValidationError("bounds: --duration 0-600 s, --rate 1-1000000, --runs 1-100000")
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
+        try pin(cpu, role)
+        if procs > 1 && role == nil {
+            return try FanoutFleet(command: self, procs: procs, runPrefix: runPrefix ?? "b\(getpid())-", executable: executable).run()
+        }
         let o = FanoutScenario.Options(subscribeURL: u, publishHost: pub.host, publishPort: pub.port, publishPath: pub.path,
                                        conns: conns, runs: runs, rate: rate, duration: duration, size: size,
                                        publishers: publishers, window: window,
                                        sources: src.split(separator: ",").map(String.init), publish: !noPublish,
-                                       runPrefix: runPrefix ?? "b\(getpid())-")
-        emit("fanout", FanoutScenario(o).run(), json: json)
+                                       runPrefix: runPrefix ?? "b\(getpid())-", worker: role)
+        return FanoutScenario(o).run()
+    }
+}
+
+struct Cluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribers spread over several Runwire instances, events published over one or more: every event once, in seq order, everywhere.",
+        discussion: "Exits with status 1 when any event is missing, duplicated, out of order or different between subscribers."
+    )
+    @Option(help: "Comma-separated subscriber URL templates, one per instance (ws://127.0.0.1:A/api/tests/{run}/events,ws://127.0.0.1:B/…).")
+    var url: String = "ws://127.0.0.1:3001/api/tests/{run}/events"
+    @Option(help: "Comma-separated publish URL templates; a run's events alternate over them.")
+    var publishUrl: String = "http://127.0.0.1:3001/api/tests/{run}/events"
+    @Option(help: "Subscribers (round-robin over the instances).") var conns: Int = 100
+    @Option(help: "Runs.") var runs: Int = 1
+    @Option(help: "Events per second (all runs together).") var rate: Double = 100
+    @Option(help: "Seconds of publishing.") var duration: Double = 5
+    @Option(help: "Approximate event size in bytes.") var size: Int = 100
+    @Option(help: "Publisher connections per publish URL.") var publishers: Int = 2
+    @Option(help: "Requests in flight per publisher connection.") var window: Int = 64
+    @Option(help: "Seconds to wait for acknowledgements and deliveries after the last publish.") var drain: Double = 5
+    @Option(help: "Comma-separated source addresses for subscribers.") var src: String = ""
+    @Option(help: "Run name prefix (default: c<pid>-).") var runPrefix: String?
+    @Option(help: "Pin to these CPUs (comma-separated).") var cpu: String?
+    @Flag(help: "One JSON object instead of a table.") var json = false
+
+    func run() throws {
+        let r = try results()
+        emit("cluster", r, json: json)
+        if r["ok"] != "true" { throw ExitCode.failure }
+    }
+
+    func results() throws -> [String: String] {
+        let subs = try url.split(separator: ",").map { try loopbackTarget(String($0), scheme: "ws", option: "--url") }
+        let pubs = try publishUrl.split(separator: ",").map { try loopbackTarget(String($0), scheme: "http", option: "--publish-url") }
+        guard !subs.isEmpty, !pubs.isEmpty, duration > 0 && duration <= 600, rate > 0 && rate <= 100_000,
+              conns >= 1 && conns <= maxConnectionsPerProcess, runs >= 1 && runs <= 10_000, drain >= 0 && drain <= 120,
+              publishers >= 1 && publishers <= 64, window >= 1 else {
+            throw ValidationError("bounds: --duration 0-600 s, --rate 1-100000, --conns 1-\(maxConnectionsPerProcess), --runs 1-10000, --drain 0-120 s, --publishers 1-64")
+        }
+        CShim_stdout_line_buffered()
+        signal(SIGPIPE, SIG_IGN)
+        try pin(cpu, nil)
+        let o = ClusterScenario.Options(subscribeURLs: subs, publishURLs: pubs, conns: conns, runs: runs, rate: rate,
+                                        duration: duration, size: size, publishers: publishers, window: window,
+                                        sources: src.split(separator: ",").map(String.init),
+                                        runPrefix: runPrefix ?? "c\(getpid())-", drain: drain)
+        return ClusterScenario(o).run()
     }
 }
 

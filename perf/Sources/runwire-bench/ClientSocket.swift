@@ -23,6 +23,8 @@ final class ClientSocket: Socket {
     /// Free for the scenario (the run this socket watches, the next event number it expects).
     var runIndex = 0
     var expect = 0
+    /// Free for the scenario (the socket's index in the scenario's own tables).
+    var id = 0
 
     init(fd: Int32, loop: EventLoop, delegate: ClientDelegate, host: String, path: String) {
         self.delegate = delegate

@@ -24,7 +24,12 @@ final class FanoutScenario: ClientDelegate {
         var publish: Bool
         /// Run names are `<prefix><n>`: a fresh prefix per invocation keeps earlier runs' history out.
         var runPrefix: String
+        /// Set in a worker process of `--procs`: wait for the parent's `go` after subscribing,
+        /// report publish counts, and add the per-run counts and histogram buckets to the result.
+        var worker: WorkerRole? = nil
     }
+
+    enum Phase { case connecting, waiting, publishing, draining, done }
 
     let loop = EventLoop(sweepInterval: 0.05)
     let o: Options
@@ -35,7 +40,10 @@ final class FanoutScenario: ClientDelegate {
     var histogram = Histogram()
     var pubs: [PublisherSocket] = []
     var started = 0
-    var phase = 0 // 0 connecting, 1 publishing, 2 draining, 3 done
+    var phase = Phase.connecting
+    /// A listening worker learns the publisher's per-run counts from its parent.
+    var totalsKnown = false
+    var link: ParentLink?
     var publishStart = 0.0, publishEnd = 0.0, drainEnd = 0.0, giveUp = 0.0
     var sent = 0
     var timer: RepeatingTimer?
@@ -56,42 +64,88 @@ final class FanoutScenario: ClientDelegate {
 
     func run() -> [String: String] {
         giveUp = wallNow() + 120
+        if o.worker != nil { link = ParentLink(loop: loop) { [unowned self] in self.parentSaid($0) } }
         loop.onSweep = { [unowned self] _ in self.tick() }
         loop.run()
         let secs = max(publishEnd - publishStart, 0.001)
-        var expected = 0
-        for r in 0..<o.runs { expected += publishedPerRun[r] * subscribersPerRun[r] }
+        let expected = expectedDeliveries
         let okResponses = pubs.reduce(0) { $0 + $1.ok }, badResponses = pubs.reduce(0) { $0 + $1.failed }
-        return [
+        var result = [
             "subscribers": "\(opened)", "subscribeFailed": "\(failed)", "closedEarly": "\(closedEarly)",
             "runs": "\(o.runs)", "targetRate": "\(Int(o.rate))",
             "published": "\(sent)", "publishRate": "\(Int(Double(sent) / secs))",
             "publishOK": "\(okResponses)", "publishErrors": "\(badResponses)",
             "keptRate": "\(Double(sent) >= 0.95 * o.rate * (publishEnd - publishStart))",
-            "expected": "\(o.publish ? expected : -1)", "delivered": "\(delivered)",
+            "expected": "\(o.publish || totalsKnown ? expected : -1)", "delivered": "\(delivered)",
             "duplicates": "\(duplicates)", "missing": "\(missing)",
             "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
             "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
             "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
             "maxus": "\(histogram.max)",
         ]
+        if o.worker != nil {
+            result["subscribersPerRun"] = subscribersPerRun.map(String.init).joined(separator: ",")
+            result["publishedPerRun"] = publishedPerRun.map(String.init).joined(separator: ",")
+            result["histogram"] = histogram.encodedBuckets
+            result["publishSeconds"] = "\(secs)"
+        }
+        return result
+    }
+
+    var expectedDeliveries: Int {
+        var expected = 0
+        for r in 0..<o.runs { expected += publishedPerRun[r] * subscribersPerRun[r] }
+        return expected
+    }
+
+    /// A line from the parent (worker mode): `go` ends the barrier, `published …` gives a
+    /// listening worker the publisher's per-run counts, "" (end of file) stops.
+    private func parentSaid(_ line: String) {
+        let now = wallNow()
+        if line == "go" && phase == .waiting {
+            begin(now)
+        } else if line.hasPrefix("published ") {
+            let counts = line.dropFirst(10).split(separator: ",").compactMap { Int($0) }
+            guard counts.count == o.runs else { return }
+            publishedPerRun = counts
+            totalsKnown = true
+            if phase == .publishing { phase = .draining; drainEnd = now + 5 }
+        } else if line.isEmpty && phase != .done {
+            finish()
+        }
+    }
+
+    private func begin(_ now: Double) {
+        if o.publish {
+            startPublishing(now)
+        } else {
+            phase = .publishing
+            publishStart = now
+            publishEnd = now + o.duration
+        }
     }
 
     private func tick() {
         let now = wallNow()
         switch phase {
-        case 0:
+        case .connecting:
             var batch = 250
             while batch > 0 && started < o.conns && started - opened - failed < 2000 { openOne(); batch -= 1 }
             if opened + failed >= o.conns || now > giveUp {
-                if o.publish { startPublishing(now) } else { phase = 1; publishStart = now; publishEnd = now + o.duration }
+                if o.worker != nil {
+                    // The barrier: every worker subscribes before any event is published.
+                    phase = .waiting
+                    ParentLink.tell("ready \(opened) \(failed)")
+                } else {
+                    begin(now)
+                }
             }
-        case 1 where !o.publish:
-            if now >= publishEnd { phase = 2; drainEnd = now + 5 }
-        case 2:
-            var expected = 0
-            for r in 0..<o.runs { expected += publishedPerRun[r] * subscribersPerRun[r] }
-            if (o.publish && delivered + missing >= expected) || now >= drainEnd { finish() }
+        case .waiting:
+            if now > giveUp + 60 { finish() } // the parent never said go
+        case .publishing where !o.publish:
+            if now >= publishEnd { phase = .draining; drainEnd = now + 5 }
+        case .draining:
+            if ((o.publish || totalsKnown) && delivered + missing >= expectedDeliveries) || now >= drainEnd { finish() }
         default: break
         }
     }
@@ -116,7 +170,7 @@ final class FanoutScenario: ClientDelegate {
             p.start()
             pubs.append(p)
         }
-        phase = 1
+        phase = .publishing
         publishStart = now
         publishEnd = now + o.duration
         timer = RepeatingTimer(loop: loop, interval: 0.001) { [unowned self] in self.publishTick() }
@@ -126,8 +180,9 @@ final class FanoutScenario: ClientDelegate {
         let now = wallNow()
         if now >= publishEnd {
             timer?.stop()
-            phase = 2
+            phase = .draining
             drainEnd = now + 5
+            if o.worker != nil { ParentLink.tell("published " + publishedPerRun.map(String.init).joined(separator: ",")) }
             return
         }
         let due = Int(o.rate * (now - publishStart)) + 1
@@ -146,7 +201,7 @@ final class FanoutScenario: ClientDelegate {
     }
 
     private func finish() {
-        phase = 3
+        phase = .done
         loop.forEachSocket { $0.close() }
         loop.stop()
     }
@@ -168,7 +223,7 @@ final class FanoutScenario: ClientDelegate {
     }
 
     func closed(_ c: ClientSocket, handshakeDone: Bool) {
-        if !handshakeDone { failed += 1 } else if phase < 3 { closedEarly += 1 }
+        if !handshakeDone { failed += 1 } else if phase != .done { closedEarly += 1 }
     }
 
     /// The decimal number following `key` in `bytes` (first occurrence), without allocating.

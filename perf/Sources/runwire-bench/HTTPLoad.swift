@@ -21,7 +21,7 @@ final class HTTPScenario {
         }
         override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
             var at = 0
-            while let (used, success) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
+            while let (used, success, _) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
                 owner.completed(self, ok: success)
                 at += used
             }

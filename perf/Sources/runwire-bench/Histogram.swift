@@ -34,6 +34,12 @@ struct Histogram {
         max = Swift.max(max, other.max)
     }
 
+    /// The non-empty buckets as `index:count` pairs joined by commas: what a worker process
+    /// sends so its parent can merge histograms exactly (percentiles cannot be averaged).
+    var encodedBuckets: String {
+        counts.indices.lazy.filter { self.counts[$0] > 0 }.map { "\($0):\(self.counts[$0])" }.joined(separator: ",")
+    }
+
     /// The value at quantile `q` (0...1), in microseconds: the top of the bucket holding it
     /// (capped at the largest value recorded), so a percentile is never under-reported.
     func percentile(_ q: Double) -> UInt64 {
@@ -45,5 +51,19 @@ struct Histogram {
             if seen >= Swift.max(rank, 1) { return Swift.min(Self.lowest(i + 1) - 1, max) }
         }
         return max
+    }
+}
+
+extension Histogram {
+    /// A histogram from `encodedBuckets` and the largest value recorded; nil for malformed text.
+    init?(encodedBuckets text: String, max: UInt64) {
+        self.init()
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let i = Int(parts[0]), let c = UInt64(parts[1]), counts.indices.contains(i) else { return nil }
+            counts[i] += c
+            total += c
+        }
+        self.max = max
     }
 }

@@ -12,7 +12,8 @@ final class PublisherSocket: Socket {
     var ok = 0
     var failed = 0
     let window: Int
-    private var scanned = 0
+    /// Called with each response in order (2xx or not, and its body), when set.
+    var onResponse: ((_ success: Bool, _ body: UnsafeRawBufferPointer) -> Void)?
 
     init(fd: Int32, loop: EventLoop, host: String, window: Int) {
         self.host = host
@@ -32,9 +33,10 @@ final class PublisherSocket: Socket {
     /// Counts complete responses.
     override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
         var at = 0
-        while let (used, success) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
+        while let (used, success, bodyStart) = ResponseFraming.next(UnsafeRawBufferPointer(rebasing: bytes[at...])) {
             if success { ok += 1 } else { failed += 1 }
             outstanding -= 1
+            onResponse?(success, UnsafeRawBufferPointer(rebasing: bytes[(at + bodyStart)..<(at + used)]))
             at += used
         }
         return at
@@ -43,9 +45,9 @@ final class PublisherSocket: Socket {
 
 /// HTTP/1.1 response framing for the load clients (status line, headers, Content-Length body).
 enum ResponseFraming {
-    /// The next complete response at the start of `bytes`: its length and whether it was 2xx;
-    /// nil while incomplete.
-    static func next(_ bytes: UnsafeRawBufferPointer) -> (used: Int, success: Bool)? {
+    /// The next complete response at the start of `bytes`: its length, whether it was 2xx and
+    /// where its body starts; nil while incomplete.
+    static func next(_ bytes: UnsafeRawBufferPointer) -> (used: Int, success: Bool, bodyStart: Int)? {
         guard let headEnd = ClientSocket.headEnd(bytes) else { return nil }
         let head = String(decoding: bytes[0..<headEnd], as: UTF8.self)
         var length = 0
@@ -53,7 +55,7 @@ enum ResponseFraming {
             length = Int(line.split(separator: ":")[1].trimmingCharacters()) ?? 0
         }
         guard bytes.count >= headEnd + length else { return nil }
-        return (headEnd + length, head.hasPrefix("HTTP/1.1 2"))
+        return (headEnd + length, head.hasPrefix("HTTP/1.1 2"), headEnd)
     }
 }
 
