@@ -80,7 +80,7 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
                 return
             }
             var setup: [[String]] = []
-            if let p = url.password { setup.append(["AUTH", p]) }
+            if let p = url.password { setup.append(url.username.map { ["AUTH", $0, p] } ?? ["AUTH", p]) }
             if url.database != 0 { setup.append(["SELECT", "\(url.database)"]) }
             guard let conn = redis else { body(nil); return }
             func step(_ i: Int) {
