@@ -1,4 +1,5 @@
 import Foundation
+import RedisServerSupport
 import Testing
 @testable import Artifacts
 @testable import Server
@@ -68,12 +69,12 @@ struct ArtifactBackgroundTests {
     }
 
     @Test func twoInstancesWithRedisTakeTurnsOnTheCleanupLock() throws {
-        let redis = try TestRedis(); defer { redis.stop() }
+        let redis = try RedisServer(password: "cleanup-pw"); defer { redis.stop() } // the cleaner AUTHs too
         let storage = NSTemporaryDirectory() + "runwire-shared-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
         // Someone else holds the lock: neither instance may clean.
-        #expect(try redis.command(["SET", "runwire:cleanup:lock", "someone-else", "PX", "60000"]) == "+OK")
-        let env = ["STORAGE_DIR": storage, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "CLEANUP_INTERVAL_HOURS": "0.001"]
+        #expect(try redis.cli(["SET", "runwire:cleanup:lock", "someone-else", "PX", "60000"]) == "OK")
+        let env = ["STORAGE_DIR": storage, "REDIS_URL": redis.url, "CLEANUP_INTERVAL_HOURS": "0.001"]
         let a = try TestServer(env), b = try TestServer(env)
         defer { a.stop(); b.stop() }
         let apiA = ArtifactAPI(port: a.port), apiB = ArtifactAPI(port: b.port)
@@ -82,15 +83,15 @@ struct ArtifactBackgroundTests {
         for id in old { try backdate(storage, "shared", id, days: 40) }
         #expect(eventually(timeout: 15) { ((try? apiA.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 && ((try? apiB.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 })
         #expect(try apiB.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 4)
-        #expect(try redis.command(["GET", "runwire:cleanup:lock"]) == "$someone-else") // never released by them
+        #expect(try redis.cli(["GET", "runwire:cleanup:lock"]) == "someone-else") // never released by them
         // Lock free: one of them cleans; both report the same shared numbers.
-        #expect(try redis.command(["DEL", "runwire:cleanup:lock"]) == ":1")
+        #expect(try redis.cli(["DEL", "runwire:cleanup:lock"]) == "1")
         #expect(eventually(timeout: 20) { (try? apiB.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int) == 0 })
         #expect(try apiA.request("GET", "/api/cleanup/stats").text == apiB.request("GET", "/api/cleanup/stats").text)
         let deleted = try apiA.metric("runwire_cleanup_deleted_total") + apiB.metric("runwire_cleanup_deleted_total")
         #expect(deleted == 4)
         // Every pass released its own lock (token-checked): the key is gone between passes.
-        #expect(eventually(timeout: 10) { (try? redis.command(["EXISTS", "runwire:cleanup:lock"])) == ":0" })
+        #expect(eventually(timeout: 10) { (try? redis.cli(["EXISTS", "runwire:cleanup:lock"])) == "0" })
     }
 
     @Test func sigtermLetsARunningCompressionFinish() throws {
@@ -125,63 +126,4 @@ struct ArtifactBackgroundTests {
         #expect(p.waitExit() == 0)
         #expect(storeFiles(storage, "term").count == 2)
     }
-}
-
-/// A real redis-server on a free loopback port (no persistence), and a blocking RESP client.
-final class TestRedis: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-    let dir = NSTemporaryDirectory() + "redis-\(UUID().uuidString)"
-
-    init() throws {
-        let probe = try TestClientFreePort()
-        port = probe
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        guard eventually(timeout: 10, { (try? self.command(["PING"])) == "+PONG" }) else { throw TestError("redis-server did not start on \(port)") }
-    }
-
-    /// Sends one command; returns the reply's first line (`+OK`, `:1`, `$value` for bulk, `$nil`).
-    func command(_ args: [String]) throws -> String {
-        let c = try TestClient(port: port)
-        var req = "*\(args.count)\r\n"
-        for a in args { req += "$\(a.utf8.count)\r\n\(a)\r\n" }
-        try c.send(req)
-        while true {
-            if let text = Optional(String(decoding: c.buffer, as: UTF8.self)), let end = text.range(of: "\r\n") {
-                let first = String(text[..<end.lowerBound])
-                if first.hasPrefix("$-1") { return "$nil" }
-                if first.hasPrefix("$") {
-                    let rest = text[end.upperBound...]
-                    if let e2 = rest.range(of: "\r\n") { return "$" + rest[..<e2.lowerBound] }
-                } else { return first }
-            }
-            if try !c.fill(timeout: 5) { throw TestError("redis closed") }
-        }
-    }
-
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            _ = eventually(timeout: 5) { !self.process.isRunning }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-}
-
-/// A free loopback port (bound and released).
-func TestClientFreePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }
