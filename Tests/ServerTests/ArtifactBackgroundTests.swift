@@ -94,6 +94,27 @@ struct ArtifactBackgroundTests {
         #expect(eventually(timeout: 10) { (try? redis.cli(["EXISTS", "runwire:cleanup:lock"])) == "0" })
     }
 
+    @Test func artifactRequestsQueueBehindRedisAnswersInOrder() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let s = try TestServer(["REDIS_URL": redis.url]); defer { s.stop() }
+        #expect(eventually(timeout: 10) { (try? s.get("/health/ready").status) == 200 })
+        let c = try TestClient(port: s.port)
+        let event = "{\"type\":\"log\"}"
+        let body = noise(5000)
+        try c.send(Array(("POST /api/tests/q/events HTTP/1.1\r\nHost: t\r\nContent-Length: \(event.utf8.count)\r\n\r\n\(event)"
+                          + "GET /api/tests/q/artifacts HTTP/1.1\r\nHost: t\r\n\r\n"
+                          + "POST /api/tests/q/artifacts?name=a.bin HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n").utf8)
+                   + body + Array("POST /api/tests/q/events HTTP/1.1\r\nHost: t\r\nContent-Length: \(event.utf8.count)\r\n\r\n\(event)".utf8))
+        let first = try c.exchange()
+        #expect(first.status == 201 && first.json["first"] as? Int == 1)
+        let list = try c.exchange()
+        #expect(list.status == 200 && list.text == "[]")
+        let up = try c.exchange()
+        #expect(up.status == 201 && up.json["sha256"] as? String == sha256Hex(body))
+        let second = try c.exchange()
+        #expect(second.status == 201 && second.json["first"] as? Int == 2)
+    }
+
     @Test func sigtermLetsARunningCompressionFinish() throws {
         let storage = NSTemporaryDirectory() + "runwire-termgz-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: storage) }
