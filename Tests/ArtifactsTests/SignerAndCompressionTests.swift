@@ -94,3 +94,43 @@ struct CompressionTests {
         #expect(s.metadata("r1", m.id)?.encoding == .gzip)
     }
 }
+
+@Suite("gzip interoperability")
+struct GzipInteropTests {
+    @Test func systemGzipReadsWhatWeWriteAndWeReadWhatItWrites() throws {
+        let dir = NSTemporaryDirectory() + "gz-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bytes = compressibleBytes(700_000)
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/in"))
+        // Ours → gzip -dc.
+        let out = open("\(dir)/ours.gz", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open("\(dir)/in", O_RDONLY)
+        let r = GzipStream.deflate(level: 9, chunk: 4096, input: { read(fd, $0, $1) }, output: { b in _ = write(out, b.baseAddress, b.count) })
+        close(fd); close(out)
+        guard case .success(let n) = r else { Issue.record("deflate failed"); return }
+        #expect(n > 0 && n < 100_000)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "gzip -dc '\(dir)/ours.gz' > '\(dir)/back' && gzip -9 -c '\(dir)/in' > '\(dir)/theirs.gz'"]
+        try p.run()
+        let end = Date().addingTimeInterval(20)
+        while p.isRunning && Date() < end { usleep(5_000) } // bounded
+        if p.isRunning { p.terminate(); Issue.record("gzip did not finish within 20 s"); return }
+        #expect(p.terminationStatus == 0)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/back"))) == bytes)
+        // gzip -9 → our reader.
+        let g = open("\(dir)/theirs.gz", O_RDONLY)
+        defer { close(g) }
+        let reader = GzipReader(fd: g)
+        var back: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let k = buf.withUnsafeMutableBytes { reader.read(into: $0.baseAddress!, capacity: $0.count) }
+            #expect(k >= 0)
+            if k <= 0 { break }
+            back += buf[0..<k]
+        }
+        #expect(back == bytes)
+    }
+}
