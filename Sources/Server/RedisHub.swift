@@ -175,8 +175,9 @@ final class RedisHub {
         guard m.state == .live else { return } // a hole remains: another read is on its way
         let waiting = m.waitingSubscribers
         m.waitingSubscribers.removeAll()
-        for w in waiting where !w.ws.isClosed && !w.ws.closeSent {
-            w.ws.subscribeLive(run, since: w.since, epoch: w.epoch)
+        for w in waiting {
+            w.ws.waitingSubscriptions -= 1
+            if !w.ws.isClosed && !w.ws.closeSent { w.ws.subscribeLive(run, since: w.since, epoch: w.epoch) }
         }
     }
 

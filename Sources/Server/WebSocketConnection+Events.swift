@@ -46,14 +46,17 @@ extension WebSocketConnection {
     func subscribe(runId: String, since: Int64?, epoch: String?) {
         let now = loop.now
         let resubscribing = subscriptions.contains { $0.run.id == runId }
-        guard resubscribing || subscriptions.count < ctx.wsMaxSubscriptions else {
+        guard resubscribing || subscriptions.count + waitingSubscriptions < ctx.wsMaxSubscriptions else {
             sendError("too_many_subscriptions", "a socket may watch at most \(ctx.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
             return
         }
         ctx.drainBus() // with several loops: this loop's replica is complete up to now
         let run = ctx.hub.registry.run(runId, create: true, now: now)!
         run.lastActivity = now
-        if let redis = ctx.redis, redis.fansOut, !redis.subscribeWhenLive(self, run: run, since: since, epoch: epoch) { return }
+        if let redis = ctx.redis, redis.fansOut, !redis.subscribeWhenLive(self, run: run, since: since, epoch: epoch) {
+            waitingSubscriptions += 1 // counted against the limit until Redis answers
+            return
+        }
         subscribeLive(run, since: since, epoch: epoch)
     }
 

@@ -25,6 +25,8 @@ final class WebSocketConnection: Socket {
     private(set) var closeSent = false
     /// Runs this socket watches.
     var subscriptions: [Subscription] = []
+    /// Subscribe requests waiting for Redis (counted against WS_MAX_SUBSCRIPTIONS).
+    var waitingSubscriptions = 0
     /// May publish (API key given at the handshake, or no API_KEYS configured).
     var isPublisher = false
     /// The `?token=` of the handshake, used by subscribes that carry none.

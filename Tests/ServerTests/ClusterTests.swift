@@ -224,14 +224,29 @@ struct ClusterTests {
 
         // Redis down at start-up: degraded, then ready once it appears.
         let port = try RedisServer.freePort()
-        let early = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:\(port)"])
+        let early = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:\(port)", "--ws-max-subscriptions", "3"])
         try early.waitListening()
         let r = try early.get("/health/ready")
         #expect(r.status == 503 && r.text.contains("redis"))
         #expect(try early.publish("w1", "{\"a\":1}").status == 503)
+        // Subscriptions wait for Redis, and the per-socket limit counts them.
+        let mux = try TestClient(port: early.port)
+        #expect(try mux.handshake(path: "/api/ws").status == 101)
+        for i in 1...5 { try mux.sendJSON("{\"op\":\"subscribe\",\"runId\":\"w\(i)\"}") }
+        for i in 4...5 {
+            let m = try mux.nextJSON()
+            #expect(m["type"] as? String == "error" && m["code"] as? String == "too_many_subscriptions" && m["runId"] as? String == "w\(i)")
+        }
         let late = try RedisServer(port: port); defer { late.stop() }
         #expect(try early.waitReady())
-        #expect(try early.publish("w1", "{\"a\":1}").status == 201)
+        var subscribed = Set<String>()
+        for _ in 1...3 {
+            let m = try mux.nextJSON(timeout: 10)
+            if m["type"] as? String == "subscribed", let id = m["runId"] as? String { subscribed.insert(id) }
+        }
+        #expect(subscribed == ["w1", "w2", "w3"])
+        #expect(try early.publish("w1", "{\"i\":1}").status == 201)
+        #expect(try mux.eventSeqs(1) == [1])
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrderAroundRedisRoundTrips() throws {
