@@ -25,14 +25,20 @@ struct Gzip: ParsableCommand {
         defer { outputs.deallocate() }
         let box = OutputSlots(outputs)
         let path = file, lvl = Int32(level)
+        // One thread each, started together (like N `gzip` processes), joined at the end.
+        let done = DispatchSemaphore(value: 0)
         let start = monotonic()
-        DispatchQueue.concurrentPerform(iterations: threads) { i in
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            let r = GzipStream.deflate(level: lvl, input: { buf, cap in read(fd, buf, cap) }, output: { _ in })
-            if case .success(let n) = r { box.pointer[i] = n }
+        for i in 0..<threads {
+            Thread.detachNewThread {
+                defer { done.signal() }
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { return }
+                defer { close(fd) }
+                let r = GzipStream.deflate(level: lvl, input: { buf, cap in read(fd, buf, cap) }, output: { _ in })
+                if case .success(let n) = r { box.pointer[i] = n }
+            }
         }
+        for _ in 0..<threads { done.wait() }
         let seconds = monotonic() - start
         let compressed = outputs[0]
         guard (0..<threads).allSatisfy({ outputs[$0] >= 0 }) else { throw ValidationError("compression failed") }
