@@ -151,6 +151,33 @@ final class ArtifactService: @unchecked Sendable {
     func sweep(now: Double) { cleaner?.tick(now: now) }
 
 
+    private var statsScanning = false
+    private var statsWaiting: [(StoreStats) -> Void] = []
+    private var statsNext: [(StoreStats) -> Void] = []
+
+    /// Counts the store for `/api/cleanup/stats`. Requests that arrive while a scan runs share
+    /// the next scan (never the running one, which may have started before their own writes),
+    /// so a burst of dashboards costs two directory scans, not one each.
+    func stats(_ done: @escaping (StoreStats) -> Void) {
+        if statsScanning { statsNext.append(done); return }
+        statsWaiting.append(done)
+        statsScanning = true
+        let store = self.store, days = retentionDays
+        let box = LoopBound(value: self)
+        disk.submit(on: loop, { store.stats(retentionDays: days) }) { result in
+            let me = box.value
+            let waiting = me.statsWaiting
+            me.statsWaiting = []
+            me.statsScanning = false
+            for w in waiting { w(result) }
+            if !me.statsNext.isEmpty {
+                let next = me.statsNext
+                me.statsNext = []
+                me.stats { s in for w in next { w(s) } }
+            }
+        }
+    }
+
     /// `/api/cleanup/stats` text for `s`.
     func statsJSON(_ s: StoreStats) -> String {
         let hundredths = (s.totalStorageBytes * 100 + 524_288) / 1_048_576

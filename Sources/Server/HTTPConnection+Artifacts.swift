@@ -68,11 +68,8 @@ extension HTTPConnection {
         let service = ctx.artifacts!
         let store = service.store
         if case .cleanupStats = endpoint {
-            let days = service.retentionDays
             awaitOffLoop(head)
-            offLoop({ store.stats(retentionDays: days) }) { [self] stats in
-                answerOffLoop(200, json: service.statsJSON(stats))
-            }
+            service.stats { [self] stats in answerOffLoop(200, json: service.statsJSON(stats)) }
             return
         }
         if case .file = endpoint { return serveFile(head, raw, path: path, params: params) }

@@ -66,6 +66,14 @@ struct ArtifactBackgroundTests {
         #expect(after["artifactsPendingDeletion"] as? Int == 0 && after["totalStorageBytes"] as? Int == 1002)
         #expect(try api.request("GET", "/api/tests/old/artifacts").jsonArray.map { $0["id"] as? String } == [ids[2]])
         #expect(try api.metric("runwire_cleanup_deleted_total") == 2)
+        // A burst of stats requests shares scans and every answer is current.
+        let answers = Locked<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            if i == 8, let up = try? api.upload("old", noise(10)) { _ = up } // a write in the middle of the burst
+            if let n = try? api.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int { answers.with { $0.append(n) } }
+        }
+        #expect(answers.value.count == 16 && answers.value.allSatisfy { $0 == 1 || $0 == 2 })
+        #expect(try api.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int == 2)
     }
 
     @Test func twoInstancesWithRedisTakeTurnsOnTheCleanupLock() throws {
