@@ -23,7 +23,7 @@ extension HTTPConnection {
         guard let run = RunID.parse(runId) else { return refuse(400, "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}") }
         let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
         guard let nameBytes = query.value("name"), let name = ArtifactHTTP.percentDecode(nameBytes), ArtifactHTTP.validName(name) else {
-            return refuse(400, "invalid_name", "name must be a file name of 1-255 bytes without control characters, '/' or '\\\\' (percent-encoded)")
+            return refuse(400, "invalid_name", "name must be a file name of 1-255 bytes without control characters, '/' or '\\' (percent-encoded)")
         }
         let kind = query.value("kind").flatMap { ArtifactHTTP.percentDecode($0) } ?? "other"
         guard ArtifactMetadata.kinds.contains(kind) else {
