@@ -162,6 +162,27 @@ struct ArtifactUploadTests {
         #expect(try d.exchange().status == 413)
     }
 
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func fullTmpfsAnswers507AndLeavesNothing() throws {
+        // A real full file system (ENOSPC): a 2 MiB tmpfs as the store.
+        let mnt = NSTemporaryDirectory() + "runwire-enospc-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let mount = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], timeout: 10)
+        defer {
+            _ = try? runProcess("/bin/umount", [mnt], timeout: 10)
+            try? FileManager.default.removeItem(atPath: mnt)
+        }
+        guard mount.status == 0 else { Issue.record("mount failed: \(mount.text)"); return }
+        let s = try TestServer(["STORAGE_DIR": mnt + "/store"])
+        defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let r = try api.upload("full", noise(4 << 20))
+        #expect(r.status == 507 && r.errorCode == "insufficient_storage", "\(r.text)")
+        #expect(eventually(timeout: 10) { storeFiles(mnt + "/store", "full").isEmpty })
+        #expect(try api.upload("full", noise(100_000)).status == 201) // the space came back
+        #expect(try s.get("/health").status == 200)
+    }
+
     @Test func fullDiskAnswers507AndLeavesNothing() throws {
         // `ulimit -f 2048` (512-byte blocks: 1 MiB) makes any write past 1 MiB fail with EFBIG,
         // as a full disk fails with ENOSPC.
