@@ -70,8 +70,7 @@ public final class RedisConnection: @unchecked Sendable { // confined to its loo
     /// Sends a command of raw byte arguments.
     public func send(_ args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
         guard let h = handle, isConnected else { reply(.disconnected); return }
-        let subscribing = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"].contains(
-            String(decoding: args.first ?? [], as: UTF8.self).lowercased())
+        let subscribing = Self.isSubscribeCommand(args.first ?? [])
         let tag = subscribing ? Self.pushTag : nextTag
         if !subscribing { nextTag += 1; pending[tag] = reply }
         let pointers = args.map { a -> UnsafeMutablePointer<CChar> in
@@ -94,6 +93,18 @@ public final class RedisConnection: @unchecked Sendable { // confined to its loo
     /// loop sleeps).
     public func flush() {
         if let h = handle, isConnected { CShim_redis_flush(h) }
+    }
+
+    /// SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE or PUNSUBSCRIBE, in any case (no allocation).
+    static func isSubscribeCommand(_ name: [UInt8]) -> Bool {
+        guard name.count >= 9, name.count <= 12 else { return false }
+        var tail = name.count == 9 || name.count == 11 ? name[...] : name.dropFirst()
+        if name.count >= 11 {
+            guard (tail[tail.startIndex] | 0x20) == UInt8(ascii: "u"), (tail[tail.startIndex + 1] | 0x20) == UInt8(ascii: "n") else { return false }
+            tail = tail.dropFirst(2)
+        }
+        if name.count == 10 || name.count == 12 { guard (name[0] | 0x20) == UInt8(ascii: "p") else { return false } }
+        return zip(tail, "subscribe".utf8).allSatisfy { ($0 | 0x20) == $1 }
     }
 
     /// Closes at once: pending commands get `.disconnected` (for a server that stopped

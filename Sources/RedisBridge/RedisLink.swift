@@ -88,22 +88,27 @@ public final class RedisLink {
     /// Sends a command on the command connection; `reply` gets `.disconnected` at once when it
     /// is not ready, or later when it is lost before answering.
     public func send(_ args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
-        send(args, retryOnNoScript: nil, reply: reply)
+        send(args, fallback: nil, reply: reply)
     }
 
-    private func send(_ args: [[UInt8]], retryOnNoScript: [[UInt8]]?, reply: @escaping (RedisReply) -> Void) {
+    private func send(_ args: [[UInt8]], fallback: RedisScript?, reply: @escaping (RedisReply) -> Void) {
         guard commandReady, command != nil else { reply(.disconnected); return }
         let slot = Slot(sentAt: loop.now, deliver: reply)
         slots.append(slot)
-        issue(args, slot, retry: retryOnNoScript)
+        issue(args, slot, fallback: fallback)
     }
 
-    private func issue(_ args: [[UInt8]], _ slot: Slot, retry: [[UInt8]]?) {
+    /// Sends `args`; with a `fallback` script, `args` is `EVALSHA sha …` and a `NOSCRIPT`
+    /// answer resends it as `EVAL <source> …` (built only then).
+    private func issue(_ args: [[UInt8]], _ slot: Slot, fallback: RedisScript?) {
         guard commandReady, let c = command else { return complete(slot, .disconnected) }
         c.send(args) { [weak self] r in
             guard let self, slot.reply == nil else { return }
-            if let retry, case .error(let e) = r, e.hasPrefix("NOSCRIPT") {
-                self.issue(retry, slot, retry: nil)
+            if let fallback, case .error(let e) = r, e.hasPrefix("NOSCRIPT") {
+                var eval = args
+                eval[0] = Array("EVAL".utf8)
+                eval[1] = Array(fallback.source.utf8)
+                self.issue(eval, slot, fallback: nil)
             } else {
                 self.complete(slot, r)
             }
@@ -142,6 +147,8 @@ public final class RedisLink {
         pubsub?.flush()
     }
 
+    private static let evalsha = Array("EVALSHA".utf8)
+
     /// Sends a command of text arguments.
     public func send(_ args: [String], reply: @escaping (RedisReply) -> Void) {
         send(args.map { Array($0.utf8) }, reply: reply)
@@ -151,9 +158,11 @@ public final class RedisLink {
     /// also caches it on the server — when Redis answers `NOSCRIPT` (after a restart or
     /// `SCRIPT FLUSH`).
     public func eval(_ script: RedisScript, keys: [[UInt8]], args: [[UInt8]], reply: @escaping (RedisReply) -> Void) {
-        let tail = [Array(String(keys.count).utf8)] + keys + args
-        send([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail,
-             retryOnNoScript: [Array("EVAL".utf8), Array(script.source.utf8)] + tail, reply: reply)
+        var command: [[UInt8]] = [Self.evalsha, script.sha1Bytes, Array(String(keys.count).utf8)]
+        command.reserveCapacity(3 + keys.count + args.count)
+        command.append(contentsOf: keys)
+        command.append(contentsOf: args)
+        send(command, fallback: script, reply: reply)
     }
 
     // MARK: Subscriptions
@@ -323,6 +332,8 @@ public final class RedisLink {
 public struct RedisScript: Sendable {
     public let source: String
     public let sha1: String
+    /// `sha1` as bytes (an `EVALSHA` argument).
+    public let sha1Bytes: [UInt8]
 
     public init(_ source: String) {
         self.source = source
@@ -331,5 +342,6 @@ public struct RedisScript: Sendable {
         s.withUTF8 { CShim_sha1($0.baseAddress, $0.count, &digest) }
         let hex: [Character] = Array("0123456789abcdef")
         sha1 = String(digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
+        sha1Bytes = Array(sha1.utf8)
     }
 }

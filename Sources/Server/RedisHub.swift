@@ -45,6 +45,11 @@ final class RedisHub {
     private let runTTL: Int
     private let finishedTTL: Int
     private let heartbeatInterval: Double
+    /// Constant script arguments, encoded once.
+    private let maxEventsArg: [UInt8], runTTLArg: [UInt8], finishedTTLArg: [UInt8]
+    private static let zeroArg = Array("0".utf8)
+    /// The epoch a publish offers for a run Redis does not have; replaced once one is used.
+    private var spareEpoch = Array(Hub.newEpoch().utf8)
     private var lastHeartbeat = -1e9
     /// Cluster totals from the last heartbeat (`/api/ws/stats`).
     private(set) var clusterConnections = 0
@@ -61,6 +66,9 @@ final class RedisHub {
         runTTL = Int(config.runIdleTimeout + config.runFinishedGrace)
         finishedTTL = max(1, Int(config.runFinishedGrace))
         heartbeatInterval = config.clusterHeartbeat
+        maxEventsArg = Array(String(config.historyMaxEvents).utf8)
+        runTTLArg = Array(String(Int(config.runIdleTimeout + config.runFinishedGrace)).utf8)
+        finishedTTLArg = Array(String(max(1, Int(config.runFinishedGrace))).utf8)
         link = RedisLink(loop: ctx.loop, endpoint: endpoint, pubsub: config.useRedisWebSocket,
                          connectTimeout: 2, commandTimeout: config.redisCommandTimeout)
         link.onCommandUp = { [unowned self] in self.commandUp() }
@@ -234,13 +242,15 @@ final class RedisHub {
     func publish(_ runId: String, _ bodies: [[UInt8]], finishes: Bool, time: String,
                  done: @escaping (Result<(first: Int64, last: Int64), PublishFailure>) -> Void) {
         guard link.commandReady else { done(.failure(.unavailable(link.problem))); return }
-        var args: [[UInt8]] = [Array(runId.utf8), Array(time.utf8), text(maxEvents), text(runTTL),
-                               Array(Hub.newEpoch().utf8), finishes ? text(finishedTTL) : Array("0".utf8)]
+        var args: [[UInt8]] = [Array(runId.utf8), Array(time.utf8), maxEventsArg, runTTLArg, spareEpoch,
+                               finishes ? finishedTTLArg : Self.zeroArg]
         args.append(contentsOf: bodies)
+        let offered = spareEpoch
         link.eval(RedisScripts.publish, keys: [RedisScripts.meta(runId), RedisScripts.hist(runId), RedisScripts.channel(runId)],
                   args: args) { [weak self] reply in
             switch reply {
             case .array(let p) where p.count == 3:
+                if case .bulk(let e) = p[0], e == offered { self?.spareEpoch = Array(Hub.newEpoch().utf8) } // it was taken
                 if case .integer(let first) = p[1], case .integer(let last) = p[2] {
                     self?.ctx.hub.published += bodies.count
                     done(.success((first, last)))

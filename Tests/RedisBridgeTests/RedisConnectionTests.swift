@@ -26,6 +26,15 @@ final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v
 
 @Suite("hiredis async on the libev loop")
 struct RedisConnectionTests {
+    @Test func subscribeCommandsAreRecognisedInAnyCase() {
+        for yes in ["SUBSCRIBE", "subscribe", "PSubscribe", "UNSUBSCRIBE", "punsubscribe"] {
+            #expect(RedisConnection.isSubscribeCommand(Array(yes.utf8)), "\(yes)")
+        }
+        for no in ["EVALSHA", "SUBSCRIBX", "XSUBSCRIBE", "UNSUBSCRIBX", "XUNSUBSCRIBE", "PUBSUBSCRIBE", "SSUBSCRIBE", ""] {
+            #expect(!RedisConnection.isSubscribeCommand(Array(no.utf8)), "\(no)")
+        }
+    }
+
     @Test func commandsAndRepliesOfEveryType() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let got = Box<[RedisReply]>([])
