@@ -2,7 +2,7 @@
 /// and booleans. Written by `FlatJSON.encode`; read back by `FlatJSON.decode`, which also takes
 /// what other tools write for the same object (any key order, whitespace, `\/` and `\u` escapes),
 /// so an operator (or a test) may edit a metadata file by hand. Nested values are rejected.
-enum FlatJSON {
+public enum FlatJSON {
     enum Value: Equatable {
         case string(String)
         case number(Double)
@@ -27,7 +27,7 @@ enum FlatJSON {
     }
 
     /// A JSON string literal for `s` (escapes quotes, backslashes and control characters).
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

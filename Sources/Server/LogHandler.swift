@@ -1,3 +1,4 @@
+import Artifacts
 import Logging
 import Reactor
 #if canImport(Glibc)
@@ -49,24 +50,6 @@ public struct RunwireLogHandler: LogHandler {
     }
 }
 
-/// JSON string literal for `s` (quotes, backslashes and control characters escaped).
-public func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                let hex: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
-                out += "\\u00"; out.append(hex[Int(u.value >> 4)]); out.append(hex[Int(u.value & 15)])
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
+/// JSON string literal for `s` (quotes, backslashes and control characters escaped): one
+/// implementation for logs, API errors and artifact metadata.
+public func jsonString(_ s: String) -> String { FlatJSON.quote(s) }
