@@ -13,7 +13,7 @@ struct ArtifactBackgroundTests {
         try p.waitListening()
         let api = ArtifactAPI(port: p.port)
         let bytes = traceText(1 << 20)
-        let id = try api.upload("c1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        let id = try api.upload("c1", bytes, name: "trace.json", kind: "trace").id()
         #expect(eventually(timeout: 20) { (try? api.metric("runwire_trace_compressions_total{outcome=\"failed\"}")) == 1 })
         #expect(storeFiles(storage, "c1") == ["\(id).data", "\(id).json"])
         let got = try api.request("GET", try api.signedTarget("c1", id), headers: ["Accept-Encoding: gzip"])
@@ -32,7 +32,7 @@ struct ArtifactBackgroundTests {
         do {
             let p = try ServerProcess(["--port", "0"], env: env)
             try p.waitListening()
-            id = try ArtifactAPI(port: p.port).upload("k1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+            id = try ArtifactAPI(port: p.port).upload("k1", bytes, name: "trace.json", kind: "trace").id()
             // The compressed copy is being written (its temp file exists): kill now.
             #expect(eventually(timeout: 20) { storeFiles(storage, "k1").contains { $0.hasPrefix(".tmp-") } })
             p.signal(SIGKILL)
@@ -54,7 +54,7 @@ struct ArtifactBackgroundTests {
         let s = try TestServer(["CLEANUP_INTERVAL_HOURS": "0.001", "ARTIFACT_RETENTION_DAYS": "7"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
         var ids: [String] = []
-        for i in 0..<3 { ids.append(try api.upload("old", noise(1000 + i)).json["id"] as! String) }
+        for i in 0..<3 { ids.append(try api.upload("old", noise(1000 + i)).id()) }
         let stats = try api.request("GET", "/api/cleanup/stats")
         #expect(stats.text.range(of: #"^\{"retentionDays":7,"artifactsPendingDeletion":0,"totalArtifacts":3,"totalStorageBytes":3003,"totalStorageMB":"0\.00"\}$"#,
                                  options: .regularExpression) != nil, "\(stats.text)")
@@ -87,7 +87,7 @@ struct ArtifactBackgroundTests {
         defer { a.stop(); b.stop() }
         let apiA = ArtifactAPI(port: a.port), apiB = ArtifactAPI(port: b.port)
         var old: [String] = []
-        for i in 0..<4 { old.append(try apiA.upload("shared", noise(500 + i)).json["id"] as! String) }
+        for i in 0..<4 { old.append(try apiA.upload("shared", noise(500 + i)).id()) }
         for id in old { try backdate(storage, "shared", id, days: 40) }
         #expect(eventually(timeout: 15) { ((try? apiA.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 && ((try? apiB.metric("runwire_cleanup_skipped_total")) ?? 0) >= 1 })
         #expect(try apiB.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 4)
@@ -129,7 +129,7 @@ struct ArtifactBackgroundTests {
         let p = try ServerProcess(["--port", "0"], env: ["STORAGE_DIR": storage, "COMPRESSION_THREADS": "1"])
         try p.waitListening()
         let bytes = traceText(12 << 20)
-        let id = try ArtifactAPI(port: p.port).upload("tg", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        let id = try ArtifactAPI(port: p.port).upload("tg", bytes, name: "trace.json", kind: "trace").id()
         #expect(eventually(timeout: 20) { storeFiles(storage, "tg").contains { $0.hasPrefix(".tmp-") } || storeFiles(storage, "tg").contains("\(id).gz") })
         p.signal(SIGTERM)
         #expect(p.waitExit(timeout: 15) == 0)

@@ -11,8 +11,8 @@ struct ArtifactDownloadTests {
         let s = try TestServer(["URL_SIGNING_SECRET": Self.secret, "URL_SIGNING_SECRET_PREVIOUS": "previous-secret-0123456789",
                                 "PUBLIC_URL": "https://files.example.test/"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
-        let a = try api.upload("r1", noise(1000), name: "a.png", kind: "screenshot").json["id"] as! String
-        let b = try api.upload("r1", noise(10), name: "b.png").json["id"] as! String
+        let a = try api.upload("r1", noise(1000), name: "a.png", kind: "screenshot").id()
+        let b = try api.upload("r1", noise(10), name: "b.png").id()
         let link = try api.request("GET", "/api/tests/r1/artifacts/\(a)/download")
         let url = try #require(link.json["url"] as? String)
         #expect(url.hasPrefix("https://files.example.test/files/r1/\(a)?expires="))
@@ -65,7 +65,7 @@ struct ArtifactDownloadTests {
         let s = try TestServer(); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
         let bytes = noise(10_000)
-        let id = try api.upload("r1", bytes, name: "video.webm", kind: "video").json["id"] as! String
+        let id = try api.upload("r1", bytes, name: "video.webm", kind: "video").id()
         let t = try api.signedTarget("r1", id)
         let whole = try api.request("GET", t)
         #expect(whole.status == 200 && whole.body == bytes && whole.header("Accept-Ranges") == "bytes")
@@ -102,7 +102,7 @@ struct ArtifactDownloadTests {
         let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
         let bytes = traceText(3 << 20)
-        let id = try api.upload("t1", bytes, name: "trace.json", kind: "trace").json["id"] as! String
+        let id = try api.upload("t1", bytes, name: "trace.json", kind: "trace").id()
         #expect(eventually(timeout: 30) { storeFiles(s.storage, "t1") == ["\(id).gz", "\(id).json"] })
         let t = try api.signedTarget("t1", id)
         let gz = try api.request("GET", t, headers: ["Accept-Encoding: gzip, deflate"])

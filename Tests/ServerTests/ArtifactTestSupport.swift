@@ -15,6 +15,11 @@ struct Exchange {
     var jsonArray: [[String: Any]] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [[String: Any]] ?? [] }
     var text: String { String(decoding: body, as: UTF8.self) }
     var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    /// The `id` of an upload's answer; throws with the answer when there is none.
+    func id() throws -> String {
+        guard let id = json["id"] as? String else { throw TestError("no artifact id in \(status) \(text.prefix(300))") }
+        return id
+    }
 }
 
 extension TestClient {

@@ -30,7 +30,7 @@ struct ArtifactUploadTests {
             let bytes = noise(n, seed: UInt64(n))
             let up = try api.upload("r2", bytes, name: "c.bin", chunked: sizes)
             #expect(up.status == 201 && up.json["sha256"] as? String == sha256Hex(bytes), "\(up.text)")
-            let got = try api.request("GET", try api.signedTarget("r2", up.json["id"] as! String))
+            let got = try api.request("GET", try api.signedTarget("r2", up.id()))
             #expect(got.body == bytes)
         }
     }
@@ -42,7 +42,7 @@ struct ArtifactUploadTests {
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             let bytes = noise(2 << 20, seed: UInt64(100 + i))
             if let up = try? api.upload("par", bytes, name: "p\(i).bin", chunked: i % 2 == 0 ? nil : [100_000]), up.status == 201 {
-                results.with { $0[up.json["id"] as! String] = up.json["sha256"] as? String == sha256Hex(bytes) ? "ok" : "bad hash" }
+                results.with { $0[(try? up.id()) ?? "?"] = up.json["sha256"] as? String == sha256Hex(bytes) ? "ok" : "bad hash" }
             }
         }
         #expect(results.value.count == 8 && results.value.values.allSatisfy { $0 == "ok" })
@@ -57,7 +57,7 @@ struct ArtifactUploadTests {
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             let bytes = noise(300_000 + i, seed: UInt64(500 + i))
             if let up = try? api.upload("loops", bytes, name: "l\(i).bin", kind: i % 2 == 0 ? "trace" : "video"), up.status == 201 {
-                ids.with { $0[up.json["id"] as! String] = bytes }
+                ids.with { $0[(try? up.id()) ?? "?"] = bytes }
             }
         }
         #expect(ids.value.count == 8)
@@ -123,7 +123,7 @@ struct ArtifactUploadTests {
         #expect(try api.request("POST", "/api/tests/r/artifacts?kind=log", body: [1]).errorCode == "invalid_name")
         let ok = try api.upload("r", [1], name: "my trace é.zip", kind: "trace")
         #expect(ok.status == 201 && ok.json["name"] as? String == "my trace é.zip")
-        let id = ok.json["id"] as! String
+        let id = try ok.id()
         #expect(try ArtifactAPI(port: s.port).request("DELETE", "/api/tests/r/artifacts/\(id)").status == 401)
         #expect(try api.request("GET", "/api/tests/r/artifacts/\(id)").json["id"] as? String == id)
         #expect(try api.request("DELETE", "/api/tests/r/artifacts/\(id)").status == 204)
