@@ -30,7 +30,8 @@ public final class RunRegistry {
     }
 
     /// Where new runs take their epoch and latest seq when another owner numbers them (the
-    /// loops of one process share one); nil: a new run starts a new epoch at 0 here.
+    /// loops of one process share one; with Redis a mirror starts empty and learns both from
+    /// its first read); nil: a new run starts a new epoch at 0 here.
     public var origin: ((String) -> (epoch: String, lastSeq: Int64))?
 
     /// The run with `id`; created (with a new epoch, or as `origin` says) when missing and
@@ -42,7 +43,7 @@ public final class RunRegistry {
             let (epoch, last) = origin(id)
             return adopt(id, epoch: epoch, lastSeq: last, now: now)
         }
-        let r = Run(id: id, epoch: mirrorsRemote ? "" : makeEpoch(), now: now) // a mirror learns its epoch from Redis
+        let r = Run(id: id, epoch: makeEpoch(), now: now)
         runs[id] = r
         return r
     }

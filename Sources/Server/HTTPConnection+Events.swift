@@ -67,7 +67,7 @@ extension HTTPConnection {
     }
 
     /// Answers a failed Redis operation: 503 with Retry-After (the caller may retry).
-    func fail(_ f: RedisHub.PublishFailure, _ head: RequestHead) {
+    func fail(_ f: RedisHub.Failure, _ head: RequestHead) {
         let message: String
         switch f {
         case .unavailable(let why): message = "Redis is unreachable (\(why)); nothing was done, retry later"

@@ -77,7 +77,10 @@ final class LoopContext: PrepareHook {
         if let u = config.redisURL {
             redis = RedisHub(ctx: self, config: config,
                              endpoint: RedisEndpoint(host: u.host, port: u.port, password: u.password, database: u.database, username: u.username))
-            hub.registry.mirrorsRemote = config.useRedisWebSocket
+            if config.useRedisWebSocket {
+                hub.registry.mirrorsRemote = true
+                hub.registry.origin = { _ in ("", 0) } // the mirror's first read from Redis fills both in
+            }
         }
         if let bus {
             bus.attach(loop, index: index)

@@ -240,7 +240,7 @@ final class RedisHub {
     /// Publishes `bodies` (validated JSON objects, in order) to `runId`; `done` gets the
     /// first and last seq, or why not.
     func publish(_ runId: String, _ bodies: [[UInt8]], finishes: Bool, time: String,
-                 done: @escaping (Result<(first: Int64, last: Int64), PublishFailure>) -> Void) {
+                 done: @escaping (Result<(first: Int64, last: Int64), Failure>) -> Void) {
         guard link.commandReady else { done(.failure(.unavailable(link.problem))); return }
         var args: [[UInt8]] = [Array(runId.utf8), Array(time.utf8), maxEventsArg, runTTLArg, spareEpoch,
                                finishes ? finishedTTLArg : Self.zeroArg]
@@ -265,8 +265,8 @@ final class RedisHub {
         }
     }
 
-    /// Why a publish through Redis did not happen (or may not have).
-    enum PublishFailure: Error {
+    /// Why a publish or history read through Redis did not happen (or may not have).
+    enum Failure: Error {
         /// Redis is not reachable now: nothing was sent.
         case unavailable(String)
         /// The connection went away with the command in flight: it may or may not have run.
@@ -277,7 +277,7 @@ final class RedisHub {
 
     /// The retained events of `runId` after `since` (at most `limit`), read from Redis.
     func history(_ runId: String, since: Int64, limit: Int,
-                 done: @escaping (Result<(epoch: String, seq: Int64, firstSeq: Int64, events: [[UInt8]])?, PublishFailure>) -> Void) {
+                 done: @escaping (Result<(epoch: String, seq: Int64, firstSeq: Int64, events: [[UInt8]])?, Failure>) -> Void) {
         guard link.commandReady else { done(.failure(.unavailable(link.problem))); return }
         link.eval(RedisScripts.read, keys: [RedisScripts.meta(runId), RedisScripts.hist(runId)],
                   args: [text(since + 1), Array("*".utf8), [], text(runTTL), Array("0".utf8), text(limit)]) { reply in

@@ -133,6 +133,24 @@ struct ClusterTests {
         #expect(try nodes[0].waitReady())
     }
 
+    @Test func unansweredCommandDropsTheConnectionThenItRecovers() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let node = try startCluster(1, redis, ["--redis-command-timeout", "1"])[0]
+        try node.publishSequence("u1", 1...3)
+        redis.pause()
+        // The publish waits, the command times out, the connection is aborted: 503, and the
+        // answer says the event may have been published.
+        let r = try node.publish("u1", "{\"i\":4}")
+        #expect(r.status == 503 && r.text.contains("may or may not"))
+        #expect(try node.get("/health/ready").status == 503)
+        redis.resume()
+        #expect(try node.waitReady())
+        let h = try JSONSerialization.jsonObject(with: Data(node.get("/api/tests/u1/events").body)) as? [String: Any]
+        let seq = h?["seq"] as? Int ?? -1
+        #expect(seq == 3 || seq == 4, "the frozen publish ran at most once")
+        try node.publishSequence("u1", (seq + 1)...(seq + 1))
+    }
+
     @Test func redisRestartWithPersistenceKeepsEpochAndResume() throws {
         let redis = try RedisServer(persistent: true); defer { redis.stop() }
         let nodes = try startCluster(2, redis)

@@ -164,6 +164,16 @@ struct RunEventsTests {
         #expect(try slow.readCloseCode(timeout: 10) == 1013)
     }
 
+    @Test func aBatchPastIOVMaxReachesEverySubscriber() throws {
+        // 1,100 frames for one socket in one iteration: more than writev takes at once (1024).
+        let s = try TestServer(); defer { s.stop() }
+        let sub = try s.subscribeRun("big")
+        _ = try sub.subscribedEpoch()
+        let body = "[" + (1...1100).map { "{\"i\":\($0)}" }.joined(separator: ",") + "]"
+        #expect(try s.publish("big", body).status == 201)
+        #expect(try sub.eventSeqs(1100) == Array(1...1100))
+    }
+
     @Test func invalidJSONPublishesNothing() throws {
         let s = try TestServer(); defer { s.stop() }
         #expect(try s.publish("bad", "[{\"ok\":1}]").status == 201)
