@@ -8,17 +8,21 @@ import RedisBridge
 /// Instances: `rw:instances` (set of serverIds), `rw:inst:<id>` (its WebSocket count, with a
 /// TTL), `rw:inst:<id>:runs` (set of runs it has subscribers for, same TTL).
 enum RedisScripts {
-    /// KEYS: meta, hist, channel. ARGV: runId, time, maxEvents, ttl, new epoch, ttl after
-    /// `run.finished` (0: none in this batch), then one event body per event.
+    /// KEYS: meta, hist, channel. ARGV: runId, time, maxEvents, the TTL of a new run, new
+    /// epoch, the TTL to set now ('0': leave the keys' TTL as it is), then one event body per
+    /// event.
     /// Assigns the next seqs, appends each event message to history (capped) and publishes
     /// it, all atomically and in order. A run without meta (new, expired, or lost by Redis)
-    /// starts a new epoch with an empty history. Returns {epoch, first seq, last seq}.
+    /// starts a new epoch with an empty history, and always gets a TTL. Returns {epoch,
+    /// first seq, last seq}.
     static let publish = RedisScript("""
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
+    local ttl = ARGV[6]
     if not epoch then
       epoch = ARGV[5]
       redis.call('DEL', KEYS[2])
       redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+      if ttl == '0' then ttl = ARGV[4] end
     end
     local n = #ARGV - 6
     local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
@@ -29,10 +33,10 @@ enum RedisScripts {
       redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], s .. '-0', 'm', msg)
       redis.call('PUBLISH', KEYS[3], epoch .. ' ' .. s .. ' ' .. msg)
     end
-    local ttl = ARGV[4]
-    if ARGV[6] ~= '0' then ttl = ARGV[6] end
-    redis.call('EXPIRE', KEYS[1], ttl)
-    redis.call('EXPIRE', KEYS[2], ttl)
+    if ttl ~= '0' then
+      redis.call('EXPIRE', KEYS[1], ttl)
+      redis.call('EXPIRE', KEYS[2], ttl)
+    end
     return {epoch, first, last}
     """)
 

@@ -295,6 +295,39 @@ struct ClusterTests {
         #expect(h?["seq"] as? Int == 4, "the publish after Connection: close was not run")
     }
 
+    @Test func runKeysExpireAfterTheLastEventWithTheirTTLSetOncePerInterval() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        // RUN_IDLE_TIMEOUT + RUN_FINISHED_GRACE = 600 s: TTL set at most every 60 s per run.
+        let node = try startCluster(1, redis, ["--run-idle-timeout", "540", "--run-finished-grace", "60"])[0]
+        func expires() throws -> Int {
+            let line = try redis.cli(["INFO", "commandstats"]).split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_expire:") }
+            return line.flatMap { Int($0.split(separator: "=")[1].split(separator: ",")[0]) } ?? 0
+        }
+        func pttl(_ key: String) throws -> Int { Int(try redis.cli(["PTTL", key])) ?? -3 }
+        try node.publishSequence("t1", 1...10)
+        #expect(try expires() == 2, "only the first publish sets the TTL")
+        for k in ["rw:{t1}:meta", "rw:{t1}:hist"] { #expect((590_000...600_000).contains(try pttl(k)), "\(k)") }
+        #expect(try node.publish("t1", "{\"type\":\"run.finished\"}").status == 201)
+        #expect(try expires() == 4)
+        for k in ["rw:{t1}:meta", "rw:{t1}:hist"] { #expect((1...60_000).contains(try pttl(k)), "\(k) after run.finished") }
+        try node.publishSequence("t1", 12...12) // the next event sets the long TTL again
+        #expect(try expires() == 6)
+        #expect(try pttl("rw:{t1}:hist") > 590_000)
+        // Redis lost the run (its keys deleted): the new epoch gets a TTL although this
+        // instance set one a moment ago.
+        try redis.cli(["DEL", "rw:{t1}:meta", "rw:{t1}:hist"])
+        try node.publishSequence("t1", 1...1)
+        for k in ["rw:{t1}:meta", "rw:{t1}:hist"] { #expect((590_000...600_000).contains(try pttl(k)), "\(k) of the new epoch") }
+
+        // A 3 s TTL (refreshed every 0.3 s) is kept while events flow, and the keys go once they stop.
+        let short = try startCluster(1, redis, ["--run-idle-timeout", "2", "--run-finished-grace", "1"])[0]
+        let before = try expires()
+        var i = 0
+        #expect(try eventually(timeout: 10) { i += 1; try short.publishSequence("t2", i...i); return try expires() >= before + 6 })
+        #expect((1...3000).contains(try pttl("rw:{t2}:meta")))
+        #expect(try eventually(timeout: 10) { try redis.cli(["EXISTS", "rw:{t2}:meta", "rw:{t2}:hist"]) == "0" })
+    }
+
     @Test func malformedRedisURLStopsStartUpWithOneLine() throws {
         let p = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:99999"])
         #expect(p.waitExit() != 0)
