@@ -13,8 +13,9 @@ enum RedisScripts {
     /// event.
     /// Assigns the next seqs, appends each event message to history (capped) and publishes
     /// it, all atomically and in order. A run without meta (new, expired, or lost by Redis)
-    /// starts a new epoch with an empty history, and always gets a TTL. Returns {epoch,
-    /// first seq, last seq}.
+    /// starts a new epoch with an empty history; keys created here (a new epoch, or the
+    /// history stream of an epoch `read` created) always get a TTL. Returns {epoch, first
+    /// seq, last seq}.
     static let publish = RedisScript("""
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     local ttl = ARGV[6]
@@ -27,6 +28,7 @@ enum RedisScripts {
     local n = #ARGV - 6
     local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
     local first = last - n + 1
+    if first == 1 and ttl == '0' then ttl = ARGV[4] end -- the history stream is new
     for i = 1, n do
       local s = string.format('%d', first + i - 1)
       local msg = '{"type":"event","runId":"' .. ARGV[1] .. '","seq":' .. s .. ',"time":"' .. ARGV[2] .. '","data":' .. ARGV[6 + i] .. '}'

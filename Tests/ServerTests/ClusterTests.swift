@@ -318,6 +318,14 @@ struct ClusterTests {
         try redis.cli(["DEL", "rw:{t1}:meta", "rw:{t1}:hist"])
         try node.publishSequence("t1", 1...1)
         for k in ["rw:{t1}:meta", "rw:{t1}:hist"] { #expect((590_000...600_000).contains(try pttl(k)), "\(k) of the new epoch") }
+        // Lost again, and this time a subscriber's read starts the new epoch: the history
+        // stream the next publish creates gets a TTL too.
+        try redis.cli(["DEL", "rw:{t1}:meta", "rw:{t1}:hist"])
+        let sub = try node.subscribeRun("t1")
+        _ = try sub.subscribedEpoch()
+        try node.publishSequence("t1", 1...1)
+        #expect(try sub.eventSeqs(1) == [1])
+        #expect((590_000...600_000).contains(try pttl("rw:{t1}:hist")), "history stream of an epoch a read started")
 
         // A 3 s TTL (refreshed every 0.3 s) is kept while events flow, and the keys go once they stop.
         let short = try startCluster(1, redis, ["--run-idle-timeout", "2", "--run-finished-grace", "1"])[0]
