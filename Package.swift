@@ -60,7 +60,7 @@ let package = Package(
         // Load clients, built on the same reactor and WebSocket code (sources under perf/).
         .executableTarget(
             name: "runwire-bench",
-            dependencies: ["Reactor", "WebSocket", "CShim", "Artifacts", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Reactor", "WebSocket", "CShim", "Artifacts", "RedisBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "perf/Sources/runwire-bench",
             swiftSettings: hotSwiftSettings
         ),
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runwire-bench",
         abstract: "Load clients for Runwire (and peers such as nchan), on loopback sockets.",
-        subcommands: [Idle.self, Echo.self, Fanout.self, Cluster.self, HTTPLoad.self, Report.self, Gzip.self]
+        subcommands: [Idle.self, Echo.self, Fanout.self, Cluster.self, HTTPLoad.self, Report.self, Gzip.self, RedisRTT.self]
     )
 }
 

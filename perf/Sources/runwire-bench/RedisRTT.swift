@@ -1,0 +1,198 @@
+import ArgumentParser
+import CShim
+import Foundation
+import Reactor
+import RedisBridge
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runwire-bench redis-rtt`: round trips to redis-server through the server's own Redis client
+/// (`RedisLink`: hiredis async on the reactor's libev loop, a command and a pub/sub connection),
+/// with requests spaced like a load's publishes. What Redis alone costs on a machine: the floor
+/// under what it adds to a Runwire publish (`perf/redis-vs-embedded`).
+struct RedisRTT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redis-rtt",
+        abstract: "Round trips to redis-server through Runwire's Redis client: PING, EVALSHA of 'return 1', and a publish script until its message arrives.",
+        discussion: """
+        Kinds take turns, one request in flight at a time. The publish script is called as Runwire calls its own: \
+        KEYS rw:{rtt}:meta rw:{rtt}:hist rw:{rtt}:ev; ARGV run id, time, 1000 (history cap), 600 (TTL), an epoch, 0, \
+        one event body; it must PUBLISH to KEYS[3]. Its sample ends when the message arrives on the subscribed connection.
+        """
+    )
+    @Option(help: "redis-server as 127.x.x.x:PORT (loopback only).") var redis: String = "127.0.0.1:6379"
+    @Option(help: "Milliseconds between requests (0: each as soon as the previous one is answered).") var interval: Double = 10
+    @Option(help: "Samples of each kind (after one warm-up request each).") var samples: Int = 300
+    @Option(help: "A Lua file taking the publish script's arguments (see below); without it, PING and 'return 1' only.") var publishScript: String?
+    @Option(help: "Pin to these CPUs (comma-separated).") var cpu: String?
+    @Flag(help: "One JSON object instead of a table.") var json = false
+
+    func run() throws {
+        emit("redis-rtt", try results(), json: json)
+    }
+
+    func results() throws -> [String: String] {
+        let parts = redis.split(separator: ":")
+        guard parts.count == 2, parts[0].hasPrefix("127."), let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw ValidationError("--redis must be 127.x.x.x:PORT (loopback only), not '\(redis)'")
+        }
+        guard interval >= 0 && interval <= 1000, samples >= 1 && samples <= 100_000 else {
+            throw ValidationError("bounds: --interval 0-1000 ms, --samples 1-100000")
+        }
+        var script: RedisScript?
+        if let path = publishScript {
+            guard let source = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
+            script = RedisScript(source)
+        }
+        CShim_stdout_line_buffered()
+        signal(SIGPIPE, SIG_IGN)
+        try pin(cpu, nil)
+        let s = RedisRTTScenario(endpoint: RedisEndpoint(host: String(parts[0]), port: port), interval: interval / 1000,
+                                 samples: samples, publish: script)
+        let r = s.run()
+        if let failure = s.failure { throw RedisRTTFailure(description: "redis-rtt: \(failure)") }
+        return r
+    }
+}
+
+/// Why a `redis-rtt` run produced no numbers (Redis unreachable, a script error, out of time).
+struct RedisRTTFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+final class RedisRTTScenario {
+    enum Kind: Int, CaseIterable { case ping, evalNoop, publish }
+
+    private let loop = EventLoop(sweepInterval: 0.25)
+    private let link: RedisLink
+    private let flusher: Flusher
+    private let interval: Double
+    private let samples: Int
+    private let publish: RedisScript?
+    private let kinds: [Kind]
+    private static let noop = RedisScript("return 1")
+    private static let channel = Array("rw:{rtt}:ev".utf8)
+    private var timer: RepeatingTimer?
+    private var rtts: [[Double]]
+    private var turn = 0
+    private var warm: Set<Int> = []
+    private var inFlight: Kind?
+    private var sentAt = 0.0
+    private var messageAt = 0.0
+    private var replied = false
+    private var started = false
+    private var subscribed = false
+    private var giveUp = 0.0
+    private(set) var failure: String?
+
+    /// Writes the link's buffered commands before the loop sleeps (the server does the same).
+    private final class Flusher: PrepareHook {
+        unowned let link: RedisLink
+        init(_ link: RedisLink) { self.link = link }
+        override func beforeFlush() { link.flush() }
+    }
+
+    init(endpoint: RedisEndpoint, interval: Double, samples: Int, publish: RedisScript?) {
+        self.interval = interval
+        self.samples = samples
+        self.publish = publish
+        kinds = publish == nil ? [.ping, .evalNoop] : Kind.allCases
+        rtts = Array(repeating: [], count: Kind.allCases.count)
+        link = RedisLink(loop: loop, endpoint: endpoint, pubsub: publish != nil, connectTimeout: 2, commandTimeout: 5)
+        flusher = Flusher(link)
+        loop.prepareHook = flusher
+    }
+
+    func run() -> [String: String] {
+        // Bounded: connecting, every sample at its spacing, plus a minute of slack.
+        giveUp = wallNow() + 60 + Double(samples * kinds.count) * (interval + 0.01)
+        link.onCommandUp = { [unowned self] in self.ready() }
+        link.onPubSubUp = { [unowned self] in self.link.subscribe([Self.channel]) }
+        link.onSubscribed = { [unowned self] _ in self.subscribed = true; self.ready() }
+        link.onMessage = { [unowned self] _, _ in
+            guard self.inFlight == .publish, self.messageAt == 0 else { return }
+            self.messageAt = wallNow()
+            self.completeIfDone()
+        }
+        link.onDown = { [unowned self] _, reason in self.fail("Redis went away: \(reason)") }
+        loop.onSweep = { [unowned self] _ in
+            if wallNow() > self.giveUp { self.fail("not done in time: \(self.rtts.map(\.count)) samples") }
+        }
+        link.start()
+        loop.run()
+        timer?.stop()
+        link.onDown = nil
+        link.stop()
+        var out: [String: String] = ["intervalMs": String(format: "%g", interval * 1000), "samples": "\(samples)"]
+        for k in kinds {
+            let v = rtts[k.rawValue].sorted()
+            guard !v.isEmpty else { continue }
+            let name = ["ping", "evalNoop", "publish"][k.rawValue]
+            out[name + "P50us"] = String(format: "%.0f", v[(v.count - 1) / 2] * 1e6)
+            out[name + "P99us"] = String(format: "%.0f", v[min(v.count - 1, Int((Double(v.count) * 0.99).rounded(.up)) - 1)] * 1e6)
+        }
+        return out
+    }
+
+    private func ready() {
+        guard !started, link.commandReady, publish == nil || subscribed else { return }
+        started = true
+        if interval > 0 {
+            timer = RepeatingTimer(loop: loop, interval: interval) { [unowned self] in
+                if self.inFlight == nil { self.fire() }
+            }
+        } else {
+            fire()
+        }
+    }
+    private func fire() {
+        guard failure == nil else { return }
+        let kind = kinds[turn % kinds.count]
+        inFlight = kind
+        replied = false
+        messageAt = 0
+        sentAt = wallNow()
+        let answer: (RedisReply) -> Void = { [unowned self] r in
+            switch r {
+            case .error(let e): self.fail("\(kind) answered: \(e)")
+            case .disconnected: self.fail("\(kind): connection lost")
+            default:
+                if kind != .publish { self.messageAt = wallNow() }
+                self.replied = true
+                self.completeIfDone()
+            }
+        }
+        switch kind {
+        case .ping: link.send(["PING"], reply: answer)
+        case .evalNoop: link.eval(Self.noop, keys: [], args: [], reply: answer)
+        case .publish:
+            let keys = ["rw:{rtt}:meta", "rw:{rtt}:hist", "rw:{rtt}:ev"].map { Array($0.utf8) }
+            let args = ["rtt", "2026-01-01T00:00:00.000Z", "1000", "600", "e-rtt", "0",
+                        "{\"kind\":\"log\",\"line\":\"a line of a test's output, about as long as a real one\"}"].map { Array($0.utf8) }
+            if let publish { link.eval(publish, keys: keys, args: args, reply: answer) }
+        }
+    }
+
+    private func completeIfDone() {
+        guard let kind = inFlight, replied, messageAt > 0 else { return }
+        inFlight = nil
+        if warm.contains(kind.rawValue) {
+            rtts[kind.rawValue].append(messageAt - sentAt)
+        } else {
+            warm.insert(kind.rawValue) // the first of each kind loads its script: not a sample
+        }
+        turn += 1
+        if kinds.allSatisfy({ rtts[$0.rawValue].count >= samples }) {
+            link.send(["DEL", "rw:{rtt}:meta", "rw:{rtt}:hist"]) { [unowned self] _ in self.loop.stop() }
+            return
+        }
+        if interval == 0 { fire() }
+    }
+
+    private func fail(_ why: String) {
+        guard failure == nil else { return }
+        failure = why
+        loop.stop()
+    }
+}
