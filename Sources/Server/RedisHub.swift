@@ -205,6 +205,7 @@ final class RedisHub {
         guard let sp1 = payload.firstIndex(of: 32), let sp2 = payload[(sp1 + 1)...].firstIndex(of: 32),
               let seq = Int64(String(decoding: payload[(sp1 + 1)..<sp2], as: UTF8.self)) else { return }
         let epoch = String(decoding: payload[..<sp1], as: UTF8.self)
+        if m.state == .live && seq <= m.run.lastSeq && epoch == m.run.epoch { return } // applied already (deliverLocally)
         let frame = payload.withUnsafeBytes { EventFrame.wrap(seq: seq, message: UnsafeRawBufferPointer(rebasing: $0[(sp2 + 1)...])) }
         if m.state != .live {
             m.waitingMessages.append((epoch, frame))
@@ -264,6 +265,7 @@ final class RedisHub {
                 if case .integer(let first) = p[1], case .integer(let last) = p[2] {
                     // After `run.finished` the next event sets the long TTL again.
                     if refresh { self?.ttlSetAt[runId] = finishes ? nil : now }
+                    if case .bulk(let epoch) = p[0] { self?.deliverLocally(runId, epoch: epoch, first: first, bodies: bodies, time: time) }
                     self?.ctx.hub.published += bodies.count
                     done(.success((first, last)))
                 } else { done(.failure(.failed("unexpected reply from the publish script"))) }
@@ -273,6 +275,28 @@ final class RedisHub {
                 done(.failure(.failed(e)))
             default:
                 done(.failure(.failed("unexpected reply from the publish script")))
+            }
+        }
+    }
+
+    /// This instance's own subscribers of `runId` get the events it just published as soon as
+    /// Redis answers the publish, instead of when the pub/sub message comes back: Redis writes
+    /// the answer first, and on a shared core this process then runs before Redis writes the
+    /// message (0.25 ms later, measured with `perf trace`). Only the plain case is taken — a
+    /// live mirror, nothing waiting, the same epoch, these seqs next — framed exactly as the
+    /// script frames them (`EventFrame.encode`, the format the script writes); anything else is
+    /// left to the pub/sub messages. Those arrive as well and are dropped as already applied.
+    private func deliverLocally(_ runId: String, epoch: [UInt8], first: Int64, bodies: [[UInt8]], time: String) {
+        guard fansOut, let m = mirrors[runId], m.state == .live, m.waitingMessages.isEmpty,
+              first == m.run.lastSeq + 1, m.run.epoch.utf8.elementsEqual(epoch) else { return }
+        let run = m.run, hub = ctx.hub, now = ctx.loop.now
+        var time = time
+        time.withUTF8 { t in
+            run.idBytes.withUnsafeBytes { id in
+                for (i, body) in bodies.enumerated() {
+                    let frame = body.withUnsafeBytes { EventFrame.encode(runId: id, seq: first + Int64(i), time: UnsafeRawBufferPointer(t), data: $0) }
+                    hub.accept(frame, into: run, now: now)
+                }
             }
         }
     }

@@ -95,6 +95,26 @@ struct ClusterTests {
         #expect(h?["seq"] as? Int == 40)
     }
 
+    @Test func thePublishingInstancesSubscribersGetTheSameBytesAsEveryoneElseOnceEach() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        // Subscribers of one run on the publishing instance (served from Redis's answer) and on
+        // the other (served from the pub/sub message); publishes come from both instances.
+        let subs = try nodes.map { try $0.subscribeRun("b1") }
+        for c in subs { _ = try c.subscribedEpoch() }
+        try nodes[0].publishSequence("b1", 1...10)
+        #expect(try nodes[0].publish("b1", "[{\"i\":11},{\"i\":12},{\"i\":13}]").status == 201)
+        try nodes[1].publishSequence("b1", 14...15)
+        try nodes[0].publishSequence("b1", 16...20)
+        let texts = try subs.map { c in try (1...20).map { _ in try c.nextText(timeout: 10) } }
+        #expect(texts[0] == texts[1], "both instances deliver identical messages")
+        let seqs = texts[0].map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seq"] as? Int ?? -1 }
+        #expect(seqs == Array(1...20))
+        // Nothing after them: the pub/sub copies of locally delivered events were dropped.
+        try nodes[1].publishSequence("b1", 21...21)
+        for c in subs { #expect(try c.eventSeqs(1) == [21]) }
+    }
+
     @Test func pubsubConnectionKilledMidStreamLosesAndDuplicatesNothing() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)

@@ -12,6 +12,15 @@ extension TestClient {
         }
     }
 
+    /// The next text message, byte for byte.
+    func nextText(timeout: Double = 5) throws -> String {
+        while true {
+            let (b0, p) = try readFrame(timeout: timeout)
+            if b0 & 0x0f == 8 { throw TestError("closed by server: \(p.count >= 2 ? Int(p[0]) << 8 | Int(p[1]) : 0)") }
+            if b0 & 0x0f == 1 { return String(decoding: p, as: UTF8.self) }
+        }
+    }
+
     func sendJSON(_ text: String) throws { try sendFrame(1, Array(text.utf8)) }
 }
 
