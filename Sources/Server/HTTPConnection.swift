@@ -120,8 +120,14 @@ final class HTTPConnection: Socket {
                  extraHeaders: "Allow: \(allow)\r\n", head: isHead, keepAlive: keep)
             return keep ? head.headLength : -1
         case .found(let endpoint, let maxBody, let params):
+            // Behind pending Redis answers only publishes and history reads go ahead; anything
+            // else waits and is parsed again later — before its body is read, since a chunked
+            // body is decoded in place and could not be parsed twice.
+            if awaiting > 0 && (head.chunked || !(endpoint == .publishEvents || (endpoint == .runEvents && !head.upgrade))) {
+                hold()
+                return 0
+            }
             if case .uploadArtifact = endpoint {
-                if awaiting > 0 { hold(); return 0 } // parsed again once the Redis answers are out
                 ctx.requests += 1
                 return startUpload(head, buf, runId: params.bytes(0, in: path))
             }
@@ -137,10 +143,6 @@ final class HTTPConnection: Socket {
                 case .failed: return -1
                 case .done(let b, let n): body = b; used = n
                 }
-            }
-            if awaiting > 0 && !(endpoint == .publishEvents || (endpoint == .runEvents && !head.upgrade)) {
-                hold() // answered after the pending asynchronous answers, in order
-                return 0
             }
             ctx.requests += 1
             switch endpoint {
@@ -158,7 +160,7 @@ final class HTTPConnection: Socket {
                 dispatch(endpoint, head, buf, body: body)
             }
             if isClosed { return -1 }
-            if retryAfterAsync { retryAfterAsync = false; return 0 }
+            if retryAfterAsync { retryAfterAsync = false; ctx.requests -= 1; return 0 } // counted when parsed again
             if awaiting > 0 { return head.keepAlive ? used : -1 } // `endAsync` answers and closes
             if busy != 0 { return used } // answered from the worker pool, then later requests
             if !head.keepAlive { finish(); return -1 }
