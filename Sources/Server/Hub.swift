@@ -87,7 +87,7 @@ final class Hub {
     /// subscriber gets a gap from 1 and reloads; events from `lastSeq + 1` follow.
     func newEpoch(_ run: Run, _ epoch: String, lastSeq: Int64) {
         let known = !run.epoch.isEmpty
-        registry.restart(run, epoch: epoch, lastSeq: lastSeq)
+        restart(run, epoch: epoch, lastSeq: lastSeq)
         guard known else { return }
         for s in run.subscriptions {
             s._withUnsafeGuaranteedRef { sub in
@@ -102,7 +102,7 @@ final class Hub {
     /// History no longer holds seqs up to `seq`: subscribers get a gap, the run moves on.
     func skip(_ run: Run, to seq: Int64) {
         let from = run.lastSeq + 1
-        registry.restart(run, epoch: run.epoch, lastSeq: seq)
+        restart(run, epoch: run.epoch, lastSeq: seq)
         for s in run.subscriptions {
             s._withUnsafeGuaranteedRef { sub in
                 guard sub.lastSentSeq < seq else { return }
@@ -114,10 +114,20 @@ final class Hub {
         }
     }
 
+    /// Restarts the run's history; the frames it took this iteration go out first (they come
+    /// before the gap or epoch change that follows).
+    private func restart(_ run: Run, epoch: String, lastSeq: Int64) {
+        if !run.batch.isEmpty {
+            fanOut(run)
+            run.batch.removeAll(keepingCapacity: true)
+        }
+        registry.restart(run, epoch: epoch, lastSeq: lastSeq)
+    }
+
     /// Fans out every run's frames of this iteration (the loop's `beforeFlush`).
     func fanOut() {
         guard !dirty.isEmpty else { return }
-        for run in dirty {
+        for run in dirty where !run.batch.isEmpty { // empty: sent early by `restart` (and maybe listed twice)
             fanOut(run)
             run.batch.removeAll(keepingCapacity: true)
         }

@@ -131,6 +131,27 @@ struct ClusterTests {
         #expect(try sub.eventSeqs(10) == Array(101...110))
     }
 
+    @Test func aCatchUpReadCappedBelowWhatWasMissedDeliversWhatItReadThenAGap() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let a = try startCluster(1, redis)[0]
+        let b = try startCluster(1, redis, ["--history-max-events", "10"])[0] // reads at most 10 entries at once
+        let sub = try b.subscribeRun("m1")
+        _ = try sub.subscribedEpoch()
+        try a.publishSequence("m1", 1...3)
+        #expect(try sub.eventSeqs(3) == [1, 2, 3])
+        // B misses 4...30 on pub/sub: frozen while its connection is killed and A publishes.
+        kill(b.process.processIdentifier, SIGSTOP)
+        try redis.cli(["CLIENT", "KILL", "TYPE", "pubsub"])
+        try a.publishSequence("m1", 4...30)
+        kill(b.process.processIdentifier, SIGCONT)
+        // Its catch-up read brings 4...13; those reach the subscriber before the gap for the rest.
+        #expect(try sub.eventSeqs(10) == Array(4...13))
+        let gap = try sub.nextJSON(timeout: 10)
+        #expect(gap["type"] as? String == "gap" && gap["from"] as? Int == 14 && gap["to"] as? Int == 30, "\(gap)")
+        try a.publishSequence("m1", 31...31)
+        #expect(try sub.eventSeqs(1) == [31])
+    }
+
     @Test func redisFrozenMidStreamThenThawedLosesNothing() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis, ["--redis-command-timeout", "20"])
