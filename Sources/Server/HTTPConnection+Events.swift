@@ -21,22 +21,11 @@ extension HTTPConnection {
         if let problem = EventBody.objects(body, into: &ctx.eventRanges) {
             return reply(400, error: "invalid_json", problem, head)
         }
-        let now = loop.now
         if let redis = ctx.redis, redis.fansOut {
             return publishThroughRedis(redis, head, runId: id, body: body)
         }
-        if let bus = ctx.bus {
-            let seqs = ctx.publishOnBus(bus, id, ctx.eventRanges.map { UnsafeRawBufferPointer(rebasing: body[$0]) })
-            return respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(seqs.first),\"last\":\(seqs.last)}", head)
-        }
-        let run = ctx.hub.registry.run(id, create: true, now: now)!
-        var first: Int64 = 0, last: Int64 = 0
-        for r in ctx.eventRanges {
-            let object = UnsafeRawBufferPointer(rebasing: body[r])
-            last = ctx.hub.publish(object, to: run, finishes: EventBody.finishesRun(object), now: now)
-            if first == 0 { first = last }
-        }
-        respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(first),\"last\":\(last)}", head)
+        let seqs = ctx.hub.publish(body, ctx.eventRanges, to: id, now: loop.now)
+        respond(201, json: "{\"runId\":\"\(id)\",\"first\":\(seqs.first),\"last\":\(seqs.last)}", head)
     }
 
     /// Publishing with Redis: one script call assigns the seqs and publishes the batch; the

@@ -17,7 +17,7 @@ final class Hub {
     private var timeScratch = ByteBuffer()
     /// Events published and frames handed to sockets (metrics).
     var published = 0
-    /// Events received from Redis for local subscribers.
+    /// Events received from Redis, or from the other loops of this process.
     var relayed = 0
     var deliveries = 0
     var slowConsumersClosed = 0
@@ -42,36 +42,47 @@ final class Hub {
         return String(bytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
     }
 
-    /// Publishes one validated JSON value to `run`; returns its seq.
-    func publish(_ data: UnsafeRawBufferPointer, to run: Run, finishes: Bool, now: Double) -> Int64 {
-        let seq = run.nextSeq()
+    /// Publishes validated JSON objects (`ranges` of `body`, in order) to run `id`: through
+    /// the bus with `LOOPS` > 1 (this loop applies them when it drains the bus, in the bus's
+    /// one order), else straight into the run. Returns the first and last seq.
+    func publish(_ body: UnsafeRawBufferPointer, _ ranges: [Range<Int>], to id: String, now: Double) -> (first: Int64, last: Int64) {
+        published += ranges.count
         timeScratch.clear()
         ctx.writer.timestamp.appendISO(now, to: &timeScratch)
-        let frame = run.idBytes.withUnsafeBytes { id in
-            EventFrame.encode(runId: id, seq: seq, time: UnsafeRawBufferPointer(timeScratch.readable), data: data)
+        let time = UnsafeRawBufferPointer(timeScratch.readable)
+        if let bus = ctx.bus {
+            ctx.busPending = true
+            return bus.publish(id, body, ranges, time: time, now: now, from: ctx.loopIndex)
         }
-        if run.batch.isEmpty { dirty.append(run) }
-        registry.record(frame, in: run, now: now, finishes: finishes)
-        published += 1
-        return seq
+        let run = registry.run(id, create: true, now: now)!
+        let first = run.lastSeq + 1
+        for r in ranges {
+            let data = UnsafeRawBufferPointer(rebasing: body[r])
+            let seq = run.nextSeq()
+            let frame = run.idBytes.withUnsafeBytes { EventFrame.encode(runId: $0, seq: seq, time: time, data: data) }
+            if run.batch.isEmpty { dirty.append(run) }
+            registry.record(frame, in: run, now: now, finishes: EventBody.finishesRun(data))
+        }
+        return (first, run.lastSeq)
     }
 
     /// Takes a frame whose seq is `run.lastSeq + 1` from elsewhere (Redis, another loop) into
     /// history and this iteration's fan-out.
-    func accept(_ frame: EventFrame, into run: Run, now: Double, finishes: Bool = false) {
+    func accept(_ frame: EventFrame, into run: Run, now: Double, finishes: Bool = false, relayed isRelayed: Bool = true) {
         _ = run.nextSeq()
         if run.batch.isEmpty { dirty.append(run) }
         registry.record(frame, in: run, now: now, finishes: finishes)
-        relayed += 1
+        if isRelayed { relayed += 1 }
     }
 
     /// Applies a frame another loop of this process published (deliveries come in the one
     /// order the loops share).
     func apply(_ d: LoopBus.Delivery, now: Double) {
         let seq = d.frame.seq
+        let relayed = d.origin != ctx.loopIndex // this loop's own publishes were counted as published
         guard let run = registry.runs[d.runId] else {
             let r = registry.adopt(d.runId, epoch: d.epoch, lastSeq: seq - 1, now: now)
-            return accept(d.frame, into: r, now: now, finishes: d.finishes)
+            return accept(d.frame, into: r, now: now, finishes: d.finishes, relayed: relayed)
         }
         if run.epoch != d.epoch {
             newEpoch(run, d.epoch, lastSeq: seq - 1)
@@ -80,7 +91,7 @@ final class Hub {
         } else if seq > run.lastSeq + 1 {
             skip(run, to: seq - 1)
         }
-        accept(d.frame, into: run, now: now, finishes: d.finishes)
+        accept(d.frame, into: run, now: now, finishes: d.finishes, relayed: relayed)
     }
 
     /// The run's history starts over in `epoch` (its owner lost it, or forgot the run): every

@@ -17,6 +17,8 @@ final class LoopBus: @unchecked Sendable {
         let epoch: String
         let frame: EventFrame
         let finishes: Bool
+        /// The loop that published it.
+        let origin: Int
     }
 
     private struct Owner {
@@ -28,21 +30,21 @@ final class LoopBus: @unchecked Sendable {
     private let lock = Lock()
     private var runs: [String: Owner] = [:]
     private var inboxes: [[Delivery]]
-    private var loops: [EventLoop?]
+    /// Run on loop i's thread (through its mailbox) when its inbox stops being empty.
+    private var wakes: [(@Sendable () -> Void)?]
     private var activeByLoop: [Set<String>]
     private let forgetAfter: Double
-    private var timeScratch = ByteBuffer()
 
     init(loops count: Int, forgetAfter: Double) {
         inboxes = Array(repeating: [], count: count)
-        loops = Array(repeating: nil, count: count)
+        wakes = Array(repeating: nil, count: count)
         activeByLoop = Array(repeating: [], count: count)
         self.forgetAfter = forgetAfter
     }
 
-    /// Registers loop `index` (its inbox wakes it).
-    func attach(_ loop: EventLoop, index: Int) {
-        lock.withLock { loops[index] = loop }
+    /// Registers loop `index`: `wake` runs on `loop` whenever deliveries start waiting for it.
+    func attach(_ loop: EventLoop, index: Int, wake: @escaping @Sendable () -> Void) {
+        lock.withLock { wakes[index] = { loop.post(wake) } }
     }
 
     /// The epoch and latest seq of `runId`, creating the run (new epoch) when missing.
@@ -60,22 +62,24 @@ final class LoopBus: @unchecked Sendable {
         return o
     }
 
-    /// Publishes `objects` (validated JSON, in order) to `runId`; `time` is the 24-byte ISO
-    /// timestamp. Returns the first and last seq.
-    func publish(_ runId: String, _ objects: [UnsafeRawBufferPointer], finishes: [Bool], time: UnsafeRawBufferPointer,
+    /// Publishes validated JSON objects (`ranges` of `body`, in order) to `runId` for loop
+    /// `origin`; `time` is the 24-byte ISO timestamp. Returns the first and last seq.
+    func publish(_ runId: String, _ body: UnsafeRawBufferPointer, _ ranges: [Range<Int>], time: UnsafeRawBufferPointer,
                  now: Double, from origin: Int) -> (first: Int64, last: Int64) {
-        var wake: [EventLoop] = []
-        let id = Array(runId.utf8)
+        var wake: [@Sendable () -> Void] = []
         let seqs: (Int64, Int64) = lock.withLock {
             var o = owner(runId, now: now)
             let first = o.lastSeq + 1
-            for (i, data) in objects.enumerated() {
+            for r in ranges {
+                let data = UnsafeRawBufferPointer(rebasing: body[r])
                 o.lastSeq += 1
-                let frame = id.withUnsafeBytes { EventFrame.encode(runId: $0, seq: o.lastSeq, time: time, data: data) }
+                let seq = o.lastSeq
+                var id = runId
+                let frame = id.withUTF8 { EventFrame.encode(runId: UnsafeRawBufferPointer($0), seq: seq, time: time, data: data) }
                 frame.share()
-                let d = Delivery(runId: runId, epoch: o.epoch, frame: frame, finishes: finishes[i])
+                let d = Delivery(runId: runId, epoch: o.epoch, frame: frame, finishes: EventBody.finishesRun(data), origin: origin)
                 for l in inboxes.indices {
-                    if inboxes[l].isEmpty && l != origin, let loop = loops[l] { wake.append(loop) }
+                    if inboxes[l].isEmpty && l != origin, let w = wakes[l] { wake.append(w) }
                     inboxes[l].append(d)
                 }
             }
@@ -83,12 +87,9 @@ final class LoopBus: @unchecked Sendable {
             runs[runId] = o
             return (first, o.lastSeq)
         }
-        for loop in wake { loop.post(LoopBus.wakeUp) }
+        for w in wake { w() }
         return seqs
     }
-
-    /// Wakes a loop; its prepare phase drains the inbox.
-    private static let wakeUp: @Sendable () -> Void = {}
 
     /// Takes loop `index`'s deliveries (swapping with `spare`, which must be empty).
     func drain(_ index: Int, into spare: inout [Delivery]) {

@@ -24,7 +24,9 @@ final class LoopContext: PrepareHook {
     let bus: LoopBus?
     let loopIndex: Int
     private var deliveries: [LoopBus.Delivery] = []
-    private var timeScratch = ByteBuffer()
+    /// Deliveries may wait in this loop's inbox (set by its own publishes and by the bus's
+    /// wake-up): `beforeFlush` takes the bus lock only then.
+    var busPending = false
     /// Header slots for the request being parsed (reused by every request on this loop).
     let slots: UnsafeMutableBufferPointer<HTTPHeaderSlot>
     var writer = ResponseWriter()
@@ -83,7 +85,8 @@ final class LoopContext: PrepareHook {
             }
         }
         if let bus {
-            bus.attach(loop, index: index)
+            let me = LoopBound(value: Unmanaged.passUnretained(self)) // the loops outlive the bus's use
+            bus.attach(loop, index: index) { me.value.takeUnretainedValue().busPending = true }
             hub.registry.origin = { [unowned loop] id in bus.state(of: id, now: loop.now) }
         }
     }
@@ -93,7 +96,7 @@ final class LoopContext: PrepareHook {
 
     override func beforeFlush() {
         redis?.link.flush() // commands of this iteration go out before the fan-out's writes
-        if bus != nil { drainBus() }
+        if busPending { drainBus() }
         hubRef!._withUnsafeGuaranteedRef { $0.fanOut() }
         if let end = stopWhenIdleAfter, (loop.socketCount == 0 && artifacts?.busy != true) || loop.now >= end { loop.stop() }
     }
@@ -109,20 +112,13 @@ final class LoopContext: PrepareHook {
     /// all in the bus's one order).
     func drainBus() {
         guard let bus else { return }
+        busPending = false
         bus.drain(loopIndex, into: &deliveries)
         guard !deliveries.isEmpty else { return }
         let now = loop.now
         let h = hub
         for d in deliveries { h.apply(d, now: now) }
         deliveries.removeAll(keepingCapacity: true)
-    }
-
-    /// Publishes validated JSON objects through the bus; returns the first and last seq.
-    func publishOnBus(_ bus: LoopBus, _ runId: String, _ objects: [UnsafeRawBufferPointer]) -> (first: Int64, last: Int64) {
-        timeScratch.clear()
-        writer.timestamp.appendISO(loop.now, to: &timeScratch)
-        return bus.publish(runId, objects, finishes: objects.map(EventBody.finishesRun), time: UnsafeRawBufferPointer(timeScratch.readable),
-                           now: loop.now, from: loopIndex)
     }
 
     /// The shared compressor for a negotiated `server_max_window_bits`.

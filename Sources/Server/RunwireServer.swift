@@ -293,9 +293,9 @@ public final class RunwireServer: @unchecked Sendable {
         # HELP runwire_redis_epoch_changes_total Runs whose epoch changed in Redis (its data was lost).
         # TYPE runwire_redis_epoch_changes_total counter
         runwire_redis_epoch_changes_total \(c.redis?.epochChanges ?? 0)
-        # HELP runwire_history_bytes Bytes of run history held.
+        # HELP runwire_history_bytes Bytes of run history held (the loops' replicas share their frames: counted once).
         # TYPE runwire_history_bytes gauge
-        runwire_history_bytes \(sum { $0.hub.registry.totalBytes })
+        runwire_history_bytes \(c.hub.registry.totalBytes)
         # HELP runwire_runs Runs held in memory.
         # TYPE runwire_runs gauge
         runwire_runs \(c.hub.registry.runs.count)

@@ -227,12 +227,7 @@ extension WebSocketConnection {
                 }
                 return
             }
-            if let bus = ctx.bus {
-                let seq = ctx.publishOnBus(bus, id, [value]).last
-                return sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seq)}")
-            }
-            let run = ctx.hub.registry.run(id, create: true, now: loop.now)!
-            let seq = ctx.hub.publish(value, to: run, finishes: EventBody.finishesRun(value), now: loop.now)
+            let seq = ctx.hub.publish(UnsafeRawBufferPointer(payload), [data], to: id, now: loop.now).last
             sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seq)}")
         }
     }

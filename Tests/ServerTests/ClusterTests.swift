@@ -82,8 +82,7 @@ struct ClusterTests {
             for r in runs { try nodes[i % 2].publishSequence(r, i...i) } // publishers on A and B, interleaved
         }
         for (c, r) in subs { #expect(try c.eventSeqs(n) == Array(1...n), "subscriber of \(r)") }
-        let both = try mux.eventSeqs(2 * n)
-        #expect(both.count == 2 * n)
+        #expect(try mux.eventSeqs(2 * n).sorted() == (1...n).flatMap { [$0, $0] }, "each run's seqs once each")
         // Cluster stats: 7 sockets over 3 instances, 2 runs watched.
         #expect(try eventually(timeout: 5) {
             let s = try nodes[0].stats()
@@ -241,9 +240,7 @@ struct ClusterTests {
         let moved = try nodes[1].subscribeRun("x1", query: "?since=10")
         _ = try moved.subscribedEpoch()
         #expect(try moved.eventSeqs(10) == Array(11...20))
-        let start = Date()
-        #expect(try eventually(timeout: 30) { try nodes[0].stats()["redisConnections"] as? Int == 1 })
-        #expect(Date().timeIntervalSince(start) < 30)
+        #expect(try eventually(timeout: 30) { try nodes[0].stats()["redisConnections"] as? Int == 1 }, "dropped out within 30 s")
     }
 
     @Test func twoInstancesBehindNginxWithTheRepositoryConfig() throws {

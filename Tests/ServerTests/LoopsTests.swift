@@ -28,8 +28,11 @@ struct LoopsTests {
             }
         }
         for (c, r) in subs { #expect(try c.eventSeqs(n) == Array(1...n), "subscriber of \(r)") }
-        #expect(try mux.eventSeqs(2 * n).count == 2 * n)
+        #expect(try mux.eventSeqs(2 * n).sorted() == (1...n).flatMap { [$0, $0] }, "each run's seqs once each")
         #expect(try eventually { try s.stats()["activeRuns"] as? Int == 2 && s.stats()["localConnections"] as? Int == 25 })
+        // Counted once each: published where it was published, relayed on the other loop.
+        #expect(try s.metric("runwire_events_published_total") == 2 * n)
+        #expect(try s.metric("runwire_events_relayed_total") == 2 * n)
     }
 
     @Test func resumeHistoryAndEpochWorkFromEitherLoop() throws {
@@ -44,6 +47,10 @@ struct LoopsTests {
             #expect((h?["events"] as? [[String: Any]])?.compactMap { $0["seq"] as? Int } == [29, 30])
         }
         #expect(epochs.count == 1, "one epoch for the run on every loop")
+        // Both loops hold the history, sharing its frames: the bytes count once, as with one loop.
+        let one = try TestServer(); defer { one.stop() }
+        try one.publishSequence("r", 1...30)
+        #expect(try s.metric("runwire_history_bytes") == one.metric("runwire_history_bytes"))
         let foreign = try s.subscribeRun("r", query: "?since=25&epoch=other")
         _ = try foreign.subscribedEpoch()
         let gap = try foreign.nextJSON()
