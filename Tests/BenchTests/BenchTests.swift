@@ -152,15 +152,7 @@ struct BenchTests {
     }
 
     /// The built `runwire-bench` executable (worker processes are this binary re-executed).
-    static var benchBinary: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // swift-testing runs from <bin>/runwirePackageTests.xctest; the executable sits beside it.
-        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("runwire-bench").path) {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("runwire-bench").path
-    }
+    static var benchBinary: String { builtExecutable("runwire-bench") }
 
     @Test func fanoutOverTwoWorkerProcessesDeliversEveryEventOnce() throws {
         try withServer { server in
