@@ -72,7 +72,7 @@ struct Idle: ParsableCommand {
         }.filter { listed.insert($0).inserted } // a process named twice is counted once
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, role)
+        try pin(cpu)
         let sources = src.split(separator: ",").map(String.init)
         if procs > 1 && role == nil {
             return try IdleFleet(command: self, procs: procs, serverPIDs: pids, executable: executable).run()
@@ -92,8 +92,8 @@ struct Echo: ParsableCommand {
 
     func run() throws {
         let u = try loopbackTarget(url, scheme: "ws", option: "--url")
-        guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
-            throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
+        guard duration > 0 && duration <= 600, conns > 0 && conns <= connectionsPerProcess else {
+            throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
@@ -141,15 +141,16 @@ struct Fanout: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, role)
+        try pin(cpu)
+        let prefix = runPrefix ?? "b\(getpid())-"
         if procs > 1 && role == nil {
-            return try FanoutFleet(command: self, procs: procs, runPrefix: runPrefix ?? "b\(getpid())-", executable: executable).run()
+            return try FanoutFleet(command: self, procs: procs, runPrefix: prefix, executable: executable).run()
         }
         let o = FanoutScenario.Options(subscribeURL: u, publishHost: pub.host, publishPort: pub.port, publishPath: pub.path,
                                        conns: conns, runs: runs, rate: rate, duration: duration, size: size,
                                        publishers: publishers, window: window,
                                        sources: src.split(separator: ",").map(String.init), publish: !noPublish,
-                                       runPrefix: runPrefix ?? "b\(getpid())-", worker: role)
+                                       runPrefix: prefix, worker: role)
         return FanoutScenario(o).run()
     }
 }
@@ -192,7 +193,7 @@ struct Cluster: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, nil)
+        try pin(cpu)
         let o = ClusterScenario.Options(subscribeURLs: subs, publishURLs: pubs, conns: conns, runs: runs, rate: rate,
                                         duration: duration, size: size, publishers: publishers, window: window,
                                         sources: src.split(separator: ",").map(String.init),
@@ -210,8 +211,8 @@ struct HTTPLoad: ParsableCommand {
 
     func run() throws {
         let u = try loopbackTarget(url, scheme: "http", option: "--url")
-        guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
-            throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
+        guard duration > 0 && duration <= 600, conns > 0 && conns <= connectionsPerProcess else {
+            throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)

@@ -39,11 +39,10 @@ func cpuList(_ text: String?) throws -> [Int32] {
 
 /// Pins this process to the CPUs of `--cpu` (sched_setaffinity; processes it spawns inherit it
 /// unless given their own `--cpu`).
-func pin(_ text: String?, _ role: WorkerRole?) throws {
+func pin(_ text: String?) throws {
     let cpus = try cpuList(text)
     guard !cpus.isEmpty else { return }
-    let ints = cpus.map { Int32($0) }
-    let rc = ints.withUnsafeBufferPointer { CShim_set_affinity($0.baseAddress, Int32($0.count)) }
+    let rc = cpus.withUnsafeBufferPointer { CShim_set_affinity($0.baseAddress, Int32($0.count)) }
     guard rc == 0 else { throw ValidationError("--cpu \(text ?? ""): sched_setaffinity failed (errno \(-rc))") }
 }
 

@@ -48,7 +48,7 @@ struct RedisRTT: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, nil)
+        try pin(cpu)
         let s = RedisRTTScenario(endpoint: RedisEndpoint(host: target.host, port: target.port), interval: interval / 1000,
                                  samples: samples, publish: script)
         let r = s.run()
