@@ -1,4 +1,5 @@
 import ArgumentParser
+import Artifacts
 import CShim
 #if canImport(Glibc)
 import Glibc
@@ -14,14 +15,21 @@ struct Bench: ParsableCommand {
     )
 }
 
+/// Prints a scenario's result: with `json`, `jsonLine(name, result)`; else a table.
 func emit(_ name: String, _ result: [String: String], json: Bool) {
     if json {
-        let body = result.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",")
-        print("{\"scenario\":\"\(name)\",\(body)}")
+        print(jsonLine(name, result))
     } else {
         print("\(name):")
         for (k, v) in result.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(22)) \(v)") }
     }
+}
+
+/// One JSON object on one line: `scenario` first, then the fields by key, every value a string
+/// (escaped: a value may be a file path).
+func jsonLine(_ name: String, _ result: [String: String]) -> String {
+    let fields = [("scenario", name)] + result.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    return "{" + fields.map { FlatJSON.quote($0.0) + ":" + FlatJSON.quote($0.1) }.joined(separator: ",") + "}"
 }
 
 /// The one place the load clients' loopback-only rule lives: a `scheme://host:port/path` URL
