@@ -172,10 +172,7 @@ struct FanoutFleet {
             "expected": "\(publishing && results.first! != nil ? expected : -1)", "delivered": "\(delivered)",
             "duplicates": "\(sum("duplicates", got))", "missing": "\(sum("missing", got))",
             "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
-            "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
-            "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
-            "maxus": "\(histogram.max)",
-        ]
+        ].merging(histogram.latencyFields) { $1 }
         for k in ["targetRate", "published", "publishRate", "publishOK", "publishErrors", "keptRate"] { r[k] = publisher[k] ?? "n/a" }
         return r
     }
