@@ -66,6 +66,7 @@ let package = Package(
         ),
         // Test helper shared by the parser tests: inputs placed right before a PROT_NONE page.
         .target(name: "GuardPage", path: "Tests/GuardPage"),
+        // Test helpers shared by test targets: a real redis-server, the path of a built executable.
         .target(name: "RedisServerSupport", path: "Tests/RedisServerSupport"),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "GuardPage"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),

@@ -64,6 +64,15 @@ struct BenchTests {
         #expect(throws: (any Error).self) { try processCount(1, conns: 30_000) }
     }
 
+    @Test func jsonResultLinesEscapeValuesSuchAsFilePaths() throws {
+        #expect(jsonLine("http", ["p50us": "12", "errors": "0"]) == #"{"scenario":"http","errors":"0","p50us":"12"}"#)
+        let path = "/tmp/a \"quoted\" dir\\x\n.log"
+        let line = jsonLine("gzip", ["file": path, "bytes": "10"])
+        #expect(!line.contains("\n"))
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(o == ["scenario": "gzip", "file": path, "bytes": "10"])
+    }
+
     @Test func histogramBucketsAreMonotonic() {
         var last = -1
         for v in [0, 1, 31, 32, 33, 63, 64, 1000, 1 << 20, 1 << 40] as [UInt64] {
@@ -152,15 +161,7 @@ struct BenchTests {
     }
 
     /// The built `runwire-bench` executable (worker processes are this binary re-executed).
-    static var benchBinary: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // swift-testing runs from <bin>/runwirePackageTests.xctest; the executable sits beside it.
-        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("runwire-bench").path) {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("runwire-bench").path
-    }
+    static var benchBinary: String { builtExecutable("runwire-bench") }
 
     @Test func fanoutOverTwoWorkerProcessesDeliversEveryEventOnce() throws {
         try withServer { server in

@@ -1,4 +1,5 @@
 import Foundation
+import RedisServerSupport
 import Testing
 
 /// The built `runwire` executable, started as a child process (optionally through `sh -c`
@@ -9,15 +10,8 @@ final class ServerProcess: ListeningServer {
     private(set) var log = ""
     private(set) var port = 0
 
-    static var binary: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // swift-testing runs from <bin>/runwirePackageTests.xctest; the executable sits beside it.
-        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("runwire").path) {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("runwire").path
-    }
+    /// The built `runwire` executable.
+    static var binary: String { builtExecutable("runwire") }
 
     /// Starts `runwire serve ARGS` with `env`; `shellPrefix` (e.g. "ulimit -n 64;") runs first.
     init(_ args: [String] = [], env: [String: String] = [:], shellPrefix: String = "", cwd: String? = nil) throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Artifacts
 import CShim
 #if canImport(Glibc)
 import Glibc
@@ -14,14 +15,21 @@ struct Bench: ParsableCommand {
     )
 }
 
+/// Prints a scenario's result: with `json`, `jsonLine(name, result)`; else a table.
 func emit(_ name: String, _ result: [String: String], json: Bool) {
     if json {
-        let body = result.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",")
-        print("{\"scenario\":\"\(name)\",\(body)}")
+        print(jsonLine(name, result))
     } else {
         print("\(name):")
         for (k, v) in result.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(22)) \(v)") }
     }
+}
+
+/// One JSON object on one line: `scenario` first, then the fields by key, every value a string
+/// (escaped: a value may be a file path).
+func jsonLine(_ name: String, _ result: [String: String]) -> String {
+    let fields = [("scenario", name)] + result.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    return "{" + fields.map { FlatJSON.quote($0.0) + ":" + FlatJSON.quote($0.1) }.joined(separator: ",") + "}"
 }
 
 /// The one place the load clients' loopback-only rule lives: a `scheme://host:port/path` URL
@@ -72,7 +80,7 @@ struct Idle: ParsableCommand {
         }.filter { listed.insert($0).inserted } // a process named twice is counted once
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, role)
+        try pin(cpu)
         let sources = src.split(separator: ",").map(String.init)
         if procs > 1 && role == nil {
             return try IdleFleet(command: self, procs: procs, serverPIDs: pids, executable: executable).run()
@@ -92,8 +100,8 @@ struct Echo: ParsableCommand {
 
     func run() throws {
         let u = try loopbackTarget(url, scheme: "ws", option: "--url")
-        guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
-            throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
+        guard duration > 0 && duration <= 600, conns > 0 && conns <= connectionsPerProcess else {
+            throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
@@ -141,15 +149,16 @@ struct Fanout: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, role)
+        try pin(cpu)
+        let prefix = runPrefix ?? "b\(getpid())-"
         if procs > 1 && role == nil {
-            return try FanoutFleet(command: self, procs: procs, runPrefix: runPrefix ?? "b\(getpid())-", executable: executable).run()
+            return try FanoutFleet(command: self, procs: procs, runPrefix: prefix, executable: executable).run()
         }
         let o = FanoutScenario.Options(subscribeURL: u, publishHost: pub.host, publishPort: pub.port, publishPath: pub.path,
                                        conns: conns, runs: runs, rate: rate, duration: duration, size: size,
                                        publishers: publishers, window: window,
                                        sources: src.split(separator: ",").map(String.init), publish: !noPublish,
-                                       runPrefix: runPrefix ?? "b\(getpid())-", worker: role)
+                                       runPrefix: prefix, worker: role)
         return FanoutScenario(o).run()
     }
 }
@@ -192,7 +201,7 @@ struct Cluster: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, nil)
+        try pin(cpu)
         let o = ClusterScenario.Options(subscribeURLs: subs, publishURLs: pubs, conns: conns, runs: runs, rate: rate,
                                         duration: duration, size: size, publishers: publishers, window: window,
                                         sources: src.split(separator: ",").map(String.init),
@@ -210,8 +219,8 @@ struct HTTPLoad: ParsableCommand {
 
     func run() throws {
         let u = try loopbackTarget(url, scheme: "http", option: "--url")
-        guard duration > 0 && duration <= 600, conns > 0 && conns <= 19_000 else {
-            throw ValidationError("--duration must be 0-600 s and --conns 1-19000")
+        guard duration > 0 && duration <= 600, conns > 0 && conns <= connectionsPerProcess else {
+            throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)

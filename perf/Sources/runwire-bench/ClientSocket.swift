@@ -140,7 +140,7 @@ func residentKiB(pid: Int32) -> Int? {
     return nil
 }
 
-/// Wall clock (seconds).
+/// Seconds on the monotonic clock (CLOCK_MONOTONIC): for durations and deadlines, not the time of day.
 func wallNow() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

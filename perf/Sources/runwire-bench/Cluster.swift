@@ -289,9 +289,7 @@ final class ClusterScenario: ClientDelegate {
             "expected": "\(expected)", "delivered": "\(delivered)", "duplicates": "\(duplicates)",
             "outOfOrder": "\(outOfOrder)", "missing": "\(missing)", "gaps": "\(gaps)", "mismatched": "\(mismatched)",
             "unexpected": "\(unexpected)", "unanswered": "\(unanswered)", "unconfirmed": "\(unconfirmed)", "seqConflicts": "\(seqConflicts)", "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
-            "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
-            "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
-            "maxus": "\(histogram.max)", "ok": "\(ok)",
-        ]
+            "ok": "\(ok)",
+        ].merging(histogram.latencyFields) { $1 }
     }
 }

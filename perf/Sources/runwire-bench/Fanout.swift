@@ -79,10 +79,7 @@ final class FanoutScenario: ClientDelegate {
             "expected": "\(o.publish || totalsKnown ? expected : -1)", "delivered": "\(delivered)",
             "duplicates": "\(duplicates)", "missing": "\(missing)",
             "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
-            "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
-            "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
-            "maxus": "\(histogram.max)",
-        ]
+        ].merging(histogram.latencyFields) { $1 }
         if o.worker != nil {
             result["subscribersPerRun"] = subscribersPerRun.map(String.init).joined(separator: ",")
             result["publishedPerRun"] = publishedPerRun.map(String.init).joined(separator: ",")

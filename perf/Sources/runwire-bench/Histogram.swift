@@ -67,3 +67,12 @@ extension Histogram {
         self.max = max
     }
 }
+
+extension Histogram {
+    /// The latency fields of a fan-out or cluster result, in microseconds: `p50us`, `p90us`,
+    /// `p99us`, `p999us` and `maxus` (the keys `report` charts).
+    var latencyFields: [String: String] {
+        ["p50us": "\(percentile(0.5))", "p90us": "\(percentile(0.9))", "p99us": "\(percentile(0.99))",
+         "p999us": "\(percentile(0.999))", "maxus": "\(max)"]
+    }
+}

@@ -39,11 +39,10 @@ func cpuList(_ text: String?) throws -> [Int32] {
 
 /// Pins this process to the CPUs of `--cpu` (sched_setaffinity; processes it spawns inherit it
 /// unless given their own `--cpu`).
-func pin(_ text: String?, _ role: WorkerRole?) throws {
+func pin(_ text: String?) throws {
     let cpus = try cpuList(text)
     guard !cpus.isEmpty else { return }
-    let ints = cpus.map { Int32($0) }
-    let rc = ints.withUnsafeBufferPointer { CShim_set_affinity($0.baseAddress, Int32($0.count)) }
+    let rc = cpus.withUnsafeBufferPointer { CShim_set_affinity($0.baseAddress, Int32($0.count)) }
     guard rc == 0 else { throw ValidationError("--cpu \(text ?? ""): sched_setaffinity failed (errno \(-rc))") }
 }
 
@@ -173,10 +172,7 @@ struct FanoutFleet {
             "expected": "\(publishing && results.first! != nil ? expected : -1)", "delivered": "\(delivered)",
             "duplicates": "\(sum("duplicates", got))", "missing": "\(sum("missing", got))",
             "deliveriesPerSecond": "\(Int(Double(delivered) / secs))",
-            "p50us": "\(histogram.percentile(0.5))", "p90us": "\(histogram.percentile(0.9))",
-            "p99us": "\(histogram.percentile(0.99))", "p999us": "\(histogram.percentile(0.999))",
-            "maxus": "\(histogram.max)",
-        ]
+        ].merging(histogram.latencyFields) { $1 }
         for k in ["targetRate", "published", "publishRate", "publishOK", "publishErrors", "keptRate"] { r[k] = publisher[k] ?? "n/a" }
         return r
     }

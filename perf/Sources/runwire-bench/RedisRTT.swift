@@ -33,8 +33,9 @@ struct RedisRTT: ParsableCommand {
     }
 
     func results() throws -> [String: String] {
-        let parts = redis.split(separator: ":")
-        guard parts.count == 2, parts[0].hasPrefix("127."), let port = Int(parts[1]), (1...65535).contains(port) else {
+        // The loopback rule is `loopbackTarget`'s (given a scheme); an address has no path.
+        guard !redis.contains("/"), let target = try? loopbackTarget("redis://" + redis, scheme: "redis", option: "--redis"),
+              (1...65535).contains(target.port) else {
             throw ValidationError("--redis must be 127.x.x.x:PORT (loopback only), not '\(redis)'")
         }
         guard interval >= 0 && interval <= 1000, samples >= 1 && samples <= 100_000 else {
@@ -47,8 +48,8 @@ struct RedisRTT: ParsableCommand {
         }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
-        try pin(cpu, nil)
-        let s = RedisRTTScenario(endpoint: RedisEndpoint(host: String(parts[0]), port: port), interval: interval / 1000,
+        try pin(cpu)
+        let s = RedisRTTScenario(endpoint: RedisEndpoint(host: target.host, port: target.port), interval: interval / 1000,
                                  samples: samples, publish: script)
         let r = s.run()
         if let failure = s.failure { throw RedisRTTFailure(description: "redis-rtt: \(failure)") }
