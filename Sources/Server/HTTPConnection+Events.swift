@@ -43,7 +43,7 @@ extension HTTPConnection {
             return Array(object)
         }
         beginAsync(keepAlive: head.keepAlive)
-        redis.publish(id, bodies, finishes: finishes, time: Timestamp.iso(loop.now)) { [self] result in
+        redis.publish(id, bodies, finishes: finishes) { [self] result in
             guard !isClosed else { return endAsync(keepAlive: false) }
             switch result {
             case .success(let seqs):

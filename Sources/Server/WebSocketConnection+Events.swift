@@ -216,7 +216,7 @@ extension WebSocketConnection {
             }
             let value = UnsafeRawBufferPointer(rebasing: payload[data])
             if let redis = ctx.redis, redis.fansOut {
-                redis.publish(id, [Array(value)], finishes: EventBody.finishesRun(value), time: Timestamp.iso(loop.now)) { [self] result in
+                redis.publish(id, [Array(value)], finishes: EventBody.finishesRun(value)) { [self] result in
                     guard !isClosed, !closeSent else { return }
                     switch result {
                     case .success(let seqs): sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seqs.last)}")

@@ -248,21 +248,24 @@ struct BenchTests {
     @Test func redisRTTTimesEachKindThroughTheServersRedisClientAndNamesWhatWentWrong() throws {
         let redis = try RedisServer()
         defer { redis.stop() }
-        let script = NSTemporaryDirectory() + "rtt-\(UUID().uuidString).lua"
-        try "redis.call('PUBLISH', KEYS[3], ARGV[7]) return {ARGV[5], 1, 1}".write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
         let address = "127.0.0.1:\(redis.port)"
         for interval in ["0", "2"] {
-            let r = try RedisRTT.parse(["--redis", address, "--interval", interval, "--samples", "20", "--publish-script", script]).results()
+            let r = try RedisRTT.parse(["--redis", address, "--interval", interval, "--samples", "20"]).results()
             for k in ["ping", "evalNoop", "publish"] {
                 let p50 = Int(r[k + "P50us"] ?? "") ?? 0, p99 = Int(r[k + "P99us"] ?? "") ?? 0
                 #expect(p50 > 0 && p50 <= p99, "\(k) at \(interval) ms: \(r)")
             }
         }
         #expect(try redis.cli(["EXISTS", "rw:{rtt}:meta", "rw:{rtt}:hist"]) == "0", "cleans up after itself")
-        // A script that fails, Redis not there, a non-loopback address: an error saying so.
-        try "return redis.call('NOSUCHCOMMAND')".write(toFile: script, atomically: true, encoding: .utf8)
-        #expect(throws: RedisRTTFailure.self) { try RedisRTT.parse(["--redis", address, "--samples", "2", "--publish-script", script]).results() }
+        // The publish script failing (its key of the wrong type), Redis not there, a
+        // non-loopback address: an error saying so.
+        try redis.cli(["SET", "rw:{rtt}:meta", "not a hash"])
+        do {
+            _ = try RedisRTT.parse(["--redis", address, "--samples", "2"]).results()
+            Issue.record("no error from a failing script")
+        } catch let e as RedisRTTFailure {
+            #expect(e.description.contains("WRONGTYPE"), "\(e)")
+        }
         do {
             _ = try RedisRTT.parse(["--redis", "127.0.0.1:\(try RedisServer.freePort())", "--samples", "2"]).results()
             Issue.record("no error without a Redis")

@@ -9,22 +9,20 @@ import Glibc
 
 /// `runwire-bench redis-rtt`: round trips to redis-server through the server's own Redis client
 /// (`RedisLink`: hiredis async on the reactor's libev loop, a command and a pub/sub connection),
-/// with requests spaced like a load's publishes. What Redis alone costs on a machine: the floor
-/// under what it adds to a Runwire publish (`perf/redis-vs-embedded`).
+/// with requests spaced like a load's publishes: what Redis alone costs on a machine, set
+/// beside what it adds to a Runwire publish (`perf/redis-vs-embedded`).
 struct RedisRTT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redis-rtt",
-        abstract: "Round trips to redis-server through Runwire's Redis client: PING, EVALSHA of 'return 1', and a publish script until its message arrives.",
+        abstract: "Round trips to redis-server through Runwire's Redis client: PING, EVALSHA of 'return 1', and Runwire's publish script until its message arrives.",
         discussion: """
-        Kinds take turns, one request in flight at a time. The publish script is called as Runwire calls its own: \
-        KEYS rw:{rtt}:meta rw:{rtt}:hist rw:{rtt}:ev; ARGV run id, time, 1000 (history cap), 600 (TTL), an epoch, 0, \
-        one event body; it must PUBLISH to KEYS[3]. Its sample ends when the message arrives on the subscribed connection.
+        Kinds take turns, one request in flight at a time. The publish goes to run "rtt" (keys rw:{rtt}:*, removed at \
+        the end); its sample ends when the message arrives on the subscribed connection.
         """
     )
     @Option(help: "redis-server as 127.x.x.x:PORT (loopback only).") var redis: String = "127.0.0.1:6379"
     @Option(help: "Milliseconds between requests (0: each as soon as the previous one is answered).") var interval: Double = 10
     @Option(help: "Samples of each kind (after one warm-up request each).") var samples: Int = 300
-    @Option(help: "A Lua file taking the publish script's arguments (see below); without it, PING and 'return 1' only.") var publishScript: String?
     @Option(help: "Pin to these CPUs (comma-separated).") var cpu: String?
     @Flag(help: "One JSON object instead of a table.") var json = false
 
@@ -41,16 +39,11 @@ struct RedisRTT: ParsableCommand {
         guard interval >= 0 && interval <= 1000, samples >= 1 && samples <= 100_000 else {
             throw ValidationError("bounds: --interval 0-1000 ms, --samples 1-100000")
         }
-        var script: RedisScript?
-        if let path = publishScript {
-            guard let source = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
-            script = RedisScript(source)
-        }
         CShim_stdout_line_buffered()
         signal(SIGPIPE, SIG_IGN)
         try pin(cpu)
         let s = RedisRTTScenario(endpoint: RedisEndpoint(host: target.host, port: target.port), interval: interval / 1000,
-                                 samples: samples, publish: script)
+                                 samples: samples)
         let r = s.run()
         if let failure = s.failure { throw RedisRTTFailure(description: "redis-rtt: \(failure)") }
         return r
@@ -70,10 +63,11 @@ final class RedisRTTScenario {
     private let flusher: Flusher
     private let interval: Double
     private let samples: Int
-    private let publish: RedisScript?
-    private let kinds: [Kind]
     private static let noop = RedisScript("return 1")
-    private static let channel = Array("rw:{rtt}:ev".utf8)
+    private static let run = "rtt"
+    private static let keys = [RedisScripts.meta(run), RedisScripts.hist(run), RedisScripts.channel(run)]
+    private static let publishArgs = [run, "2026-01-01T00:00:00.000Z", "1000", "600", "e-rtt", "0",
+                                      "{\"kind\":\"log\",\"line\":\"a line of a test's output, about as long as a real one\"}"].map { Array($0.utf8) }
     private var timer: RepeatingTimer?
     private var rtts: [[Double]]
     private var turn = 0
@@ -94,22 +88,20 @@ final class RedisRTTScenario {
         override func beforeFlush() { link.flush() }
     }
 
-    init(endpoint: RedisEndpoint, interval: Double, samples: Int, publish: RedisScript?) {
+    init(endpoint: RedisEndpoint, interval: Double, samples: Int) {
         self.interval = interval
         self.samples = samples
-        self.publish = publish
-        kinds = publish == nil ? [.ping, .evalNoop] : Kind.allCases
         rtts = Array(repeating: [], count: Kind.allCases.count)
-        link = RedisLink(loop: loop, endpoint: endpoint, pubsub: publish != nil, connectTimeout: 2, commandTimeout: 5)
+        link = RedisLink(loop: loop, endpoint: endpoint, pubsub: true, connectTimeout: 2, commandTimeout: 5)
         flusher = Flusher(link)
         loop.prepareHook = flusher
     }
 
     func run() -> [String: String] {
         // Bounded: connecting, every sample at its spacing, plus a minute of slack.
-        giveUp = wallNow() + 60 + Double(samples * kinds.count) * (interval + 0.01)
+        giveUp = wallNow() + 60 + Double(samples * Kind.allCases.count) * (interval + 0.01)
         link.onCommandUp = { [unowned self] in self.ready() }
-        link.onPubSubUp = { [unowned self] in self.link.subscribe([Self.channel]) }
+        link.onPubSubUp = { [unowned self] in self.link.subscribe([Self.keys[2]]) }
         link.onSubscribed = { [unowned self] _ in self.subscribed = true; self.ready() }
         link.onMessage = { [unowned self] _, _ in
             guard self.inFlight == .publish, self.messageAt == 0 else { return }
@@ -126,10 +118,10 @@ final class RedisRTTScenario {
         link.onDown = nil
         link.stop()
         var out: [String: String] = ["intervalMs": String(format: "%g", interval * 1000), "samples": "\(samples)"]
-        for k in kinds {
+        for k in Kind.allCases {
             let v = rtts[k.rawValue].sorted()
             guard !v.isEmpty else { continue }
-            let name = ["ping", "evalNoop", "publish"][k.rawValue]
+            let name = "\(k)"
             out[name + "P50us"] = String(format: "%.0f", v[(v.count - 1) / 2] * 1e6)
             out[name + "P99us"] = String(format: "%.0f", v[min(v.count - 1, Int((Double(v.count) * 0.99).rounded(.up)) - 1)] * 1e6)
         }
@@ -137,7 +129,7 @@ final class RedisRTTScenario {
     }
 
     private func ready() {
-        guard !started, link.commandReady, publish == nil || subscribed else { return }
+        guard !started, link.commandReady, subscribed else { return }
         started = true
         if interval > 0 {
             timer = RepeatingTimer(loop: loop, interval: interval) { [unowned self] in
@@ -149,7 +141,7 @@ final class RedisRTTScenario {
     }
     private func fire() {
         guard failure == nil else { return }
-        let kind = kinds[turn % kinds.count]
+        let kind = Kind.allCases[turn % Kind.allCases.count]
         inFlight = kind
         replied = false
         messageAt = 0
@@ -167,11 +159,7 @@ final class RedisRTTScenario {
         switch kind {
         case .ping: link.send(["PING"], reply: answer)
         case .evalNoop: link.eval(Self.noop, keys: [], args: [], reply: answer)
-        case .publish:
-            let keys = ["rw:{rtt}:meta", "rw:{rtt}:hist", "rw:{rtt}:ev"].map { Array($0.utf8) }
-            let args = ["rtt", "2026-01-01T00:00:00.000Z", "1000", "600", "e-rtt", "0",
-                        "{\"kind\":\"log\",\"line\":\"a line of a test's output, about as long as a real one\"}"].map { Array($0.utf8) }
-            if let publish { link.eval(publish, keys: keys, args: args, reply: answer) }
+        case .publish: link.eval(RedisScripts.publish, keys: Self.keys, args: Self.publishArgs, reply: answer)
         }
     }
 
@@ -184,8 +172,8 @@ final class RedisRTTScenario {
             warm.insert(kind.rawValue) // the first of each kind loads its script: not a sample
         }
         turn += 1
-        if kinds.allSatisfy({ rtts[$0.rawValue].count >= samples }) {
-            link.send(["DEL", "rw:{rtt}:meta", "rw:{rtt}:hist"]) { [unowned self] _ in self.loop.stop() }
+        if rtts.allSatisfy({ $0.count >= samples }) {
+            link.send([Array("DEL".utf8), Self.keys[0], Self.keys[1]]) { [unowned self] _ in self.loop.stop() }
             return
         }
         if interval == 0 { fire() }

@@ -1,5 +1,3 @@
-import RedisBridge
-
 /// The Lua scripts that keep Redis the one owner of every run's `seq`, epoch and history.
 ///
 /// Keys of run `R` (the `{R}` hash tag keeps them on one Redis Cluster slot):
@@ -7,7 +5,7 @@ import RedisBridge
 /// the event message), channel `rw:{R}:ev` (payload `<epoch> <seq> <event message>`).
 /// Instances: `rw:instances` (set of serverIds), `rw:inst:<id>` (its WebSocket count, with a
 /// TTL), `rw:inst:<id>:runs` (set of runs it has subscribers for, same TTL).
-enum RedisScripts {
+public enum RedisScripts {
     /// KEYS: meta, hist, channel. ARGV: runId, time, maxEvents, the TTL of a new run, new
     /// epoch, the TTL to set now ('0': leave the keys' TTL as it is), then one event body per
     /// event.
@@ -16,7 +14,7 @@ enum RedisScripts {
     /// starts a new epoch with an empty history; keys created here (a new epoch, or the
     /// history stream of an epoch `read` created) always get a TTL. Returns {epoch, first
     /// seq, last seq}.
-    static let publish = RedisScript("""
+    public static let publish = RedisScript("""
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     local ttl = ARGV[6]
     if not epoch then
@@ -48,7 +46,7 @@ enum RedisScripts {
     /// Returns {epoch, latest seq, entries, first retained seq} — entries from `from` (from the
     /// start when the caller's epoch is not the run's), each {id, {'m', message}}; {} when the
     /// run is missing and not created.
-    static let read = RedisScript("""
+    public static let read = RedisScript("""
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     if not epoch then
       if ARGV[5] ~= '1' then return {} end
@@ -70,7 +68,7 @@ enum RedisScripts {
     /// KEYS: rw:instances. ARGV: serverId, its WebSocket count, ttl in ms, then the runs it has
     /// subscribers for. Registers this instance, drops instances whose key expired, and
     /// returns {WebSocket connections of live instances, runs with subscribers anywhere}.
-    static let heartbeat = RedisScript("""
+    public static let heartbeat = RedisScript("""
     local me = 'rw:inst:' .. ARGV[1]
     redis.call('SET', me, ARGV[2], 'PX', ARGV[3])
     redis.call('DEL', me .. ':runs')
@@ -99,18 +97,29 @@ enum RedisScripts {
     """)
 
     /// KEYS: rw:instances. ARGV: serverId. Removes this instance (graceful stop).
-    static let leave = RedisScript("""
+    public static let leave = RedisScript("""
     redis.call('SREM', KEYS[1], ARGV[1])
     redis.call('DEL', 'rw:inst:' .. ARGV[1], 'rw:inst:' .. ARGV[1] .. ':runs')
     return 1
     """)
 
-    static func meta(_ id: String) -> [UInt8] { Array("rw:{\(id)}:meta".utf8) }
-    static func hist(_ id: String) -> [UInt8] { Array("rw:{\(id)}:hist".utf8) }
-    static func channel(_ id: String) -> [UInt8] { Array("rw:{\(id)}:ev".utf8) }
+    public static func meta(_ id: String) -> [UInt8] { key(id, ":meta") }
+    public static func hist(_ id: String) -> [UInt8] { key(id, ":hist") }
+    public static func channel(_ id: String) -> [UInt8] { key(id, ":ev") }
+
+    /// `rw:{<id>}<suffix>`, built in one allocation.
+    private static func key(_ id: String, _ suffix: StaticString) -> [UInt8] {
+        var k: [UInt8] = []
+        k.reserveCapacity(5 + id.utf8.count + suffix.utf8CodeUnitCount)
+        k.append(contentsOf: "rw:{".utf8)
+        k.append(contentsOf: id.utf8)
+        k.append(UInt8(ascii: "}"))
+        k.append(contentsOf: UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
+        return k
+    }
 
     /// The run id of a channel name `rw:{R}:ev`.
-    static func runId(ofChannel c: [UInt8]) -> String? {
+    public static func runId(ofChannel c: [UInt8]) -> String? {
         guard c.count > 8, c.starts(with: "rw:{".utf8), c.suffix(4).elementsEqual("}:ev".utf8) else { return nil }
         return String(decoding: c[4..<(c.count - 4)], as: UTF8.self)
     }
