@@ -105,14 +105,20 @@ struct RedisConnectionTests {
     @Test func serverGoingAwayIsReportedAndPendingCommandsFail() throws {
         let redis = try RedisServer()
         let lost = Box<RedisConnection.Failure??>(nil)
+        let answers = Box<[String]>([])
         let conn = Box<RedisConnection?>(nil)
         let finished = onLoop { loop, done in
             conn.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
                 conn.value?.onDisconnect = { f in lost.value = .some(f); done() }
-                redis.stop() // kill the server under the connection
+                for i in 0..<3 { // blocked in Redis until it goes away
+                    conn.value?.send(["BLPOP", "nothing-\(i)", "0"]) { r in answers.value.append(r == .disconnected ? "lost \(i)" : "\(r)") }
+                }
+                conn.value?.flush()
+                Thread.detachNewThread { redis.stop() } // kill the server under the connection, off the loop
             }
         }
         #expect(finished)
         if case .some(.some(let f)) = lost.value { #expect(f.message.contains("lost")) } else { Issue.record("no disconnect reported: \(String(describing: lost.value))") }
+        #expect(answers.value == ["lost 0", "lost 1", "lost 2"], "every pending command fails, in order")
     }
 }

@@ -48,10 +48,13 @@ public final class RedisServer: @unchecked Sendable {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        let end = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < end { usleep(5_000) }
-        if p.isRunning { p.terminate(); throw RedisServerError("redis-cli \(args) timed out") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        // Bounded: a redis-cli still running after 10 s is stopped (which ends its output).
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10, execute: watchdog)
+        let data = out.fileHandleForReading.readDataToEndOfFile() // read first: a full pipe would block redis-cli
+        p.waitUntilExit()
+        watchdog.cancel()
+        if p.terminationReason == .uncaughtSignal { throw RedisServerError("redis-cli \(args) timed out") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
