@@ -92,15 +92,23 @@ extension HTTPConnection {
         }
         let firstSeq = run.firstRetainedSeq
         var seq = max(since + 1, firstSeq)
-        var body = ByteBuffer()
-        body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(run.epoch)\",\"seq\":\(run.lastSeq),\"firstSeq\":\(firstSeq),\"events\":[")
         var n = 0
-        while seq <= run.lastSeq && n < limit, let f = run.frame(seq: seq) {
-            if n > 0 { body.append(byte: UInt8(ascii: ",")) }
-            body.append(f.payload)
-            seq += 1
-            n += 1
+        respondHistory(id, epoch: run.epoch, seq: run.lastSeq, firstSeq: firstSeq, head) { body in
+            while seq <= run.lastSeq && n < limit, let f = run.frame(seq: seq) {
+                if n > 0 { body.append(byte: UInt8(ascii: ",")) }
+                body.append(f.payload)
+                seq += 1
+                n += 1
+            }
         }
+    }
+
+    /// The history answer: `{"runId",…,"events":[` + what `events` appends + `]}`.
+    private func respondHistory(_ id: String, epoch: String, seq: Int64, firstSeq: Int64, _ head: RequestHead,
+                                events: (inout ByteBuffer) -> Void) {
+        var body = ByteBuffer()
+        body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(epoch)\",\"seq\":\(seq),\"firstSeq\":\(firstSeq),\"events\":[")
+        events(&body)
         body.append("]}")
         respond(200, "application/json", UnsafeRawBufferPointer(body.readable), head)
     }
@@ -118,14 +126,12 @@ extension HTTPConnection {
                 fail(404, code: "run_not_found", message: "no events were published to \(id) (or its history expired)",
                      head: head.method == .head, keepAlive: head.keepAlive)
             case .success(let h?):
-                var body = ByteBuffer()
-                body.append(string: "{\"runId\":\"\(id)\",\"epoch\":\"\(h.epoch)\",\"seq\":\(h.seq),\"firstSeq\":\(h.firstSeq),\"events\":[")
-                for (i, e) in h.events.enumerated() {
-                    if i > 0 { body.append(byte: UInt8(ascii: ",")) }
-                    e.withUnsafeBytes { body.append($0) }
+                respondHistory(id, epoch: h.epoch, seq: h.seq, firstSeq: h.firstSeq, head) { body in
+                    for (i, e) in h.events.enumerated() {
+                        if i > 0 { body.append(byte: UInt8(ascii: ",")) }
+                        e.withUnsafeBytes { body.append($0) }
+                    }
                 }
-                body.append("]}")
-                respond(200, "application/json", UnsafeRawBufferPointer(body.readable), head)
             case .failure(let f):
                 fail(f, head)
             }
