@@ -98,6 +98,30 @@ struct ArtifactDownloadTests {
         #expect(try c.exchange().body == bytes)
     }
 
+    /// RFC 9110 §8.6: a 204 has no Content-Length; §15.4.5: a 304 sends none either (it could
+    /// only repeat the 200's). The artifact API answers 204 to a preflight and a delete, 304 to
+    /// a matching `If-None-Match`.
+    @Test func noContentLengthOn204Or304OfRFC9110Section8_6() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let id = try api.upload("cl", noise(1000)).id()
+        let t = try api.signedTarget("cl", id)
+        let whole = try api.request("GET", t)
+        #expect(whole.status == 200 && whole.header("Content-Length") == "1000")
+        let etag = try #require(whole.header("ETag"))
+        let cached = try api.request("GET", t, headers: ["If-None-Match: \(etag)"])
+        #expect(cached.status == 304 && cached.header("Content-Length") == nil, "\(cached.headers)")
+        let pre = try api.request("OPTIONS", String(t.prefix { $0 != "?" }), headers: ["Access-Control-Request-Method: GET"])
+        #expect(pre.status == 204 && pre.header("Content-Length") == nil, "\(pre.headers)")
+        let deleted = try api.request("DELETE", "/api/tests/cl/artifacts/\(id)")
+        #expect(deleted.status == 204 && deleted.header("Content-Length") == nil, "\(deleted.headers)")
+        // Keep-alive still works without the header: the next answer on the connection is whole.
+        let c = try TestClient(port: s.port)
+        try c.send("OPTIONS \(t.prefix { $0 != "?" }) HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try c.exchange().status == 204)
+        #expect(try c.exchange().json["status"] as? String == "ok")
+    }
+
     @Test func compressedTraceServedAsGzipOrInflated() throws {
         let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
