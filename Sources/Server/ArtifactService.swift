@@ -2,6 +2,7 @@ import Artifacts
 import CShim
 import Logging
 import Reactor
+import RedisBridge
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,7 +77,10 @@ final class ArtifactService: @unchecked Sendable {
     /// True while uploads or compressions are running (shutdown waits for them).
     var busy: Bool { uploadsInFlight > 0 || compressionsInFlight > 0 }
 
-    init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool) {
+    /// `runsCleaner`: this loop runs the retention cleaner, its lock taken through `redis`
+    /// (this loop's link; nil without Redis).
+    init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool,
+         redis: RedisLink?) {
         store = ArtifactStore(root: config.storageDir)
         self.shared = shared
         self.loop = loop
@@ -87,7 +91,7 @@ final class ArtifactService: @unchecked Sendable {
         maxBytes = config.maxArtifactBytes
         retentionDays = config.artifactRetentionDays
         if config.enableArtifactCleanup && runsCleaner {
-            cleaner = CleanerSchedule(service: self, config: config)
+            cleaner = CleanerSchedule(service: self, config: config, redis: redis)
         }
     }
 

@@ -102,6 +102,27 @@ struct ArtifactBackgroundTests {
         #expect(eventually(timeout: 10) { (try? redis.cli(["EXISTS", "runwire:cleanup:lock"])) == "0" })
     }
 
+    @Test func cleanerWithARefusedRedisPasswordSkipsPassesWithoutBlamingALockHolder() throws {
+        let redis = try RedisServer(password: "right-pw"); defer { redis.stop() }
+        let p = try ServerProcess(["--port", "0"], env: ["REDIS_URL": "redis://:wrong-pw@127.0.0.1:\(redis.port)",
+                                                        "CLEANUP_INTERVAL_HOURS": "0.001"]) // 3.6 s
+        try p.waitListening()
+        // Two intervals go by, each leaving one line of the cleaner ("cleanup…") in the log.
+        #expect(eventually(timeout: 20) {
+            p.readSome(until: Date().addingTimeInterval(0.05))
+            return p.log.components(separatedBy: ": cleanup").count - 1 >= 2
+        }, "\(p.log)")
+        let api = ArtifactAPI(port: p.port)
+        // Nobody holds the lock: the passes did not run because Redis refused us, and no
+        // command went out on a connection that never authenticated.
+        #expect(try api.metric("runwire_cleanup_skipped_total") == 0 && api.metric("runwire_cleanup_runs_total") == 0)
+        #expect(!p.log.contains("another instance holds the lock"), "\(p.log)")
+        #expect(p.log.contains("cleanup: Redis unavailable; skipping this pass") && p.log.contains("AUTH failed"), "\(p.log)")
+        #expect(try redis.cli(["EXISTS", "runwire:cleanup:lock"]) == "0")
+        p.signal(SIGTERM)
+        #expect(p.waitExit() == 0)
+    }
+
     @Test func artifactRequestsQueueBehindRedisAnswersInOrder() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let s = try TestServer(["REDIS_URL": redis.url]); defer { s.stop() }
