@@ -40,10 +40,10 @@ public final class ArtifactStore: Sendable {
     }
 
     /// A fresh temp file name for this process.
-    func tempName() -> String { tempPrefix + FileIO.randomHex(8) }
+    func tempName() -> String { tempPrefix + Hex.random(bytes: 8) }
 
     /// A new artifact id: 24 random hex digits (matches the id rule).
-    public static func newID() -> String { FileIO.randomHex(12) }
+    public static func newID() -> String { Hex.random(bytes: 12) }
 
     /// Creates `<root>/artifacts/<runId>` when missing.
     func ensureRunDir(_ runId: String) throws {

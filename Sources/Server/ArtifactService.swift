@@ -1,5 +1,4 @@
 import Artifacts
-import CShim
 import Logging
 import Reactor
 import RedisBridge
@@ -26,7 +25,7 @@ final class ArtifactShared: Sendable {
     let stopping = StopFlag()
 
     init(config: Config, logger: Logger) {
-        var secrets = [config.urlSigningSecret ?? Self.randomSecret()]
+        var secrets = [config.urlSigningSecret ?? Hex.random(bytes: 32)]
         secrets += config.urlSigningSecretsPrevious
         signer = URLSigner(secrets: secrets)
         compressionPool = WorkerPool(threads: config.compressionThreads)
@@ -35,12 +34,6 @@ final class ArtifactShared: Sendable {
         compressor = TraceCompressor(store: ArtifactStore(root: config.storageDir), level: config.traceCompressionLevel,
                                      corruptForTesting: corrupt)
         if corrupt { logger.warning("RUNWIRE_TEST_CORRUPT_COMPRESSION=1: every trace compression is corrupted on purpose (tests only)") }
-    }
-
-    private static func randomSecret() -> String {
-        var b = [UInt8](repeating: 0, count: 32)
-        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, 32) }
-        return Hex.encode(b)
     }
 
     /// After every loop ended: stops compressions and joins the compression pool.

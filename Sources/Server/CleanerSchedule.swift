@@ -39,7 +39,7 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
         guard let redis else { running = true; pass(token: nil, started: now); return }
         guard redis.commandReady else { return unavailable(redis.problem) }
         running = true
-        let token = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let token = Hex.random(bytes: 16)
         redis.send(["SET", Self.lockKey, token, "NX", "PX", "\(Int(Self.lockTTL * 1000))"]) { [self] reply in
             switch reply {
             case .status("OK"):
