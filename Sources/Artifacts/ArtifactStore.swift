@@ -40,10 +40,10 @@ public final class ArtifactStore: Sendable {
     }
 
     /// A fresh temp file name for this process.
-    func tempName() -> String { tempPrefix + FileIO.randomHex(8) }
+    func tempName() -> String { tempPrefix + Hex.random(bytes: 8) }
 
     /// A new artifact id: 24 random hex digits (matches the id rule).
-    public static func newID() -> String { FileIO.randomHex(12) }
+    public static func newID() -> String { Hex.random(bytes: 12) }
 
     /// Creates `<root>/artifacts/<runId>` when missing.
     func ensureRunDir(_ runId: String) throws {
@@ -80,7 +80,8 @@ public final class ArtifactStore: Sendable {
     }
 
     /// Opens the stored bytes for reading: the fd (caller closes), the metadata it belongs to and
-    /// the file's size. Retries once when compression swapped the file between reads.
+    /// the file's size. When the file the metadata names is gone (compression swapped it in
+    /// between), reads the metadata again: three attempts in all.
     public func open(_ runId: String, _ id: String) -> (fd: Int32, meta: ArtifactMetadata, size: Int64)? {
         for _ in 0..<3 {
             guard let m = metadata(runId, id) else { return nil }
@@ -172,14 +173,15 @@ public final class ArtifactStore: Sendable {
         return removed
     }
 
-    /// Counts for `/api/cleanup/stats`, computed from the directory (so every instance sharing
-    /// the store reports the same numbers).
+    /// Counts for `/api/cleanup/stats`, computed from the directory's metadata files (so every
+    /// instance sharing the store reports the same numbers). Bytes are each file's recorded
+    /// `storedSize`, written in the same metadata update that names the stored file.
     public func stats(retentionDays: Int, now: Double = ISOTime.now()) -> StoreStats {
         var s = StoreStats()
         let cutoff = now - Double(retentionDays) * 86400
         forEach { m in
             s.totalArtifacts += 1
-            s.totalStorageBytes += FileIO.info(dataPath(m.runId, m.id, m.encoding))?.size ?? 0
+            s.totalStorageBytes += m.storedSize
             if m.createdAt < cutoff { s.artifactsPendingDeletion += 1 }
             return true
         }

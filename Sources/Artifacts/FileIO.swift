@@ -1,4 +1,3 @@
-import CShim
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -95,12 +94,5 @@ enum FileIO {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
         return (Int64(st.st_size), Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
-    }
-
-    /// Random bytes as hex (ids and temp names).
-    static func randomHex(_ count: Int) -> String {
-        var b = [UInt8](repeating: 0, count: count)
-        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, count) }
-        return Hex.encode(b)
     }
 }

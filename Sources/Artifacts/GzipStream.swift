@@ -1,11 +1,18 @@
 import CShim
 
-/// Why a gzip stream failed.
-public struct GzipFailure: Error, Equatable {
-    /// What went wrong.
-    public let message: String
-    /// A failure saying `message`.
-    public init(_ message: String) { self.message = message }
+/// Why a gzip stream did not finish.
+public enum GzipFailure: Error, Equatable, CustomStringConvertible {
+    /// The input step asked to stop (returned -2): the caller's choice, not an error.
+    case stopped
+    /// Reading, deflating or writing failed; the text says what.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .stopped: return "stopped"
+        case .failed(let m): return m
+        }
+    }
 }
 
 /// Streaming gzip (RFC 1952) over caller-supplied read and write steps, in bounded buffers.
@@ -15,7 +22,7 @@ public enum GzipStream {
     public static func deflate(level: Int32, chunk: Int = 256 * 1024,
                                input: (UnsafeMutableRawPointer, Int) -> Int,
                                output: (UnsafeRawBufferPointer) throws -> Void) -> Result<Int64, GzipFailure> {
-        guard let z = CShim_deflate_new(level, 31, 8) else { return .failure(GzipFailure("deflate: out of memory")) }
+        guard let z = CShim_deflate_new(level, 31, 8) else { return .failure(.failed("deflate: out of memory")) }
         defer { CShim_z_free(z) }
         let inBuf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
         let outBuf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
@@ -24,17 +31,17 @@ public enum GzipStream {
         var finished = false
         while !finished {
             let n = input(inBuf, chunk)
-            if n == -2 { return .failure(GzipFailure(TraceCompressor.cancelled)) }
-            if n < 0 { return .failure(GzipFailure("read the original failed")) }
+            if n == -2 { return .failure(.stopped) }
+            if n < 0 { return .failure(.failed("read the original failed")) }
             let flush = n == 0 ? Int32(CShim_Z_FINISH) : Int32(CShim_Z_NO_FLUSH)
             var offset = 0
             repeat {
                 var consumed = 0, produced = 0
                 let rc = CShim_z_deflate(z, inBuf + offset, n - offset, outBuf, chunk, flush, &consumed, &produced)
                 offset += consumed
-                if rc == Int32(CShim_Z_STREAM_ERROR) { return .failure(GzipFailure("deflate: stream error")) }
+                if rc == Int32(CShim_Z_STREAM_ERROR) { return .failure(.failed("deflate: stream error")) }
                 if produced > 0 {
-                    do { try output(UnsafeRawBufferPointer(start: outBuf, count: produced)) } catch { return .failure(GzipFailure("\(error)")) }
+                    do { try output(UnsafeRawBufferPointer(start: outBuf, count: produced)) } catch { return .failure(.failed("\(error)")) }
                     total += Int64(produced)
                 }
                 if rc == Int32(CShim_Z_STREAM_END) { finished = true; break }

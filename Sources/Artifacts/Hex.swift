@@ -1,3 +1,5 @@
+import CShim
+
 /// Lower-case hex of bytes (digests, random ids, signatures).
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
@@ -11,6 +13,16 @@ public enum Hex {
             out.append(digits[Int(b & 15)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `count` cryptographically random bytes (OpenSSL's generator) as `2 × count` hex digits:
+    /// artifact ids, temp-file names, the URL-signing secret, lock tokens, run epochs.
+    /// Traps when the generator fails rather than hand out predictable bytes.
+    public static func random(bytes count: Int) -> String {
+        var b = [UInt8](repeating: 0, count: count)
+        let ok = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, count) }
+        precondition(ok == 1, "no random bytes from OpenSSL")
+        return encode(b)
     }
 
     /// The bytes of an even-length hex string (either case); nil when it is not hex.

@@ -6,8 +6,6 @@ import Glibc
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The disk (or the process's file size limit) is full: 507.
     case insufficientStorage(String)
-    /// No such artifact: 404.
-    case notFound
     /// Any other I/O failure: 500.
     case io(String)
 
@@ -15,7 +13,6 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .insufficientStorage(let m), .io(let m): return m
-        case .notFound: return "no such artifact"
         }
     }
 

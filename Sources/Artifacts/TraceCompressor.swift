@@ -51,8 +51,9 @@ public struct TraceCompressor: Sendable {
         defer { close(lock) }
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return .skipped } // another process has it
         defer { unlink(lockPath) } // still held: a process that opened it before sees `done` after
-        recover(runId: runId, id: id)
-        guard var meta = store.metadata(runId, id), meta.compression == .pending, meta.encoding == .identity else { return .skipped }
+        guard var meta = store.metadata(runId, id) else { return .skipped }
+        recover(meta)
+        guard meta.compression == .pending, meta.encoding == .identity else { return .skipped }
         let temp = "\(store.runDir(runId))/\(store.tempName())"
         let result = compress(from: store.dataPath(runId, id, .identity), to: temp, shouldStop: {
             shouldStop() || access(tombstone, F_OK) == 0 // being deleted: let the delete go ahead
@@ -60,10 +61,12 @@ public struct TraceCompressor: Sendable {
         let compressedSize: Int64
         switch result {
         case .success(let n): compressedSize = n
-        case .failure(let why):
+        case .failure(.stopped):
             unlink(temp)
-            if why.message == Self.cancelled { return .cancelled }
-            return mark(&meta, .failed, outcome: .failed(why.message))
+            return .cancelled
+        case .failure(.failed(let why)):
+            unlink(temp)
+            return mark(&meta, .failed, outcome: .failed(why))
         }
         if corruptForTesting { flipMiddleByte(temp, size: compressedSize) }
         if let problem = verify(temp, meta: meta) {
@@ -93,15 +96,14 @@ public struct TraceCompressor: Sendable {
         return .compressed(original: meta.size, stored: compressedSize)
     }
 
-    /// Tidies one artifact after a crash: a gzip the metadata does not name is unfinished work
-    /// (removed; the job runs again), an original beside a recorded gzip is removed.
-    /// Call with the artifact's lock held.
-    func recover(runId: String, id: String) {
-        guard let meta = store.metadata(runId, id) else { return }
+    /// Tidies one artifact after a crash: a gzip its metadata `meta` does not name is unfinished
+    /// work (removed; the job runs again), an original beside a recorded gzip is removed.
+    /// Call with the artifact's lock held (so `meta`, read under it, is current).
+    func recover(_ meta: ArtifactMetadata) {
         if meta.encoding == .identity {
-            unlink(store.dataPath(runId, id, .gzip))
-        } else if access(store.dataPath(runId, id, .gzip), F_OK) == 0 {
-            unlink(store.dataPath(runId, id, .identity))
+            unlink(store.dataPath(meta.runId, meta.id, .gzip))
+        } else if access(store.dataPath(meta.runId, meta.id, .gzip), F_OK) == 0 {
+            unlink(store.dataPath(meta.runId, meta.id, .identity))
         }
     }
 
@@ -111,15 +113,13 @@ public struct TraceCompressor: Sendable {
         return outcome
     }
 
-    static let cancelled = "cancelled"
-
     /// Streams `source` through a gzip deflater into `dest` (synced). Returns the bytes written.
     func compress(from source: String, to dest: String, shouldStop: @Sendable () -> Bool) -> Result<Int64, GzipFailure> {
         let inFD = open(source, O_RDONLY | O_CLOEXEC)
-        guard inFD >= 0 else { return .failure(GzipFailure("open \(source): \(String(cString: strerror(errno)))")) }
+        guard inFD >= 0 else { return .failure(.failed("open \(source): \(String(cString: strerror(errno)))")) }
         defer { close(inFD) }
         let outFD = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard outFD >= 0 else { return .failure(GzipFailure("create: \(String(cString: strerror(errno)))")) }
+        guard outFD >= 0 else { return .failure(.failed("create: \(String(cString: strerror(errno)))")) }
         defer { close(outFD) }
         switch GzipStream.deflate(level: level, input: { buf, cap in
             shouldStop() ? -2 : FileIO.read(inFD, buf, cap)
@@ -128,7 +128,7 @@ public struct TraceCompressor: Sendable {
         }) {
         case .failure(let e): return .failure(e)
         case .success(let n):
-            guard fsync(outFD) == 0 else { return .failure(GzipFailure("sync: \(String(cString: strerror(errno)))")) }
+            guard fsync(outFD) == 0 else { return .failure(.failed("sync: \(String(cString: strerror(errno)))")) }
             return .success(n)
         }
     }

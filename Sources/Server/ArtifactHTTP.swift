@@ -99,12 +99,11 @@ enum ArtifactHTTP {
     /// Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 §13.1.2) or is `*`.
     static func matches(ifNoneMatch header: String?, etag: String) -> Bool {
         guard let h = header else { return false }
-        let bare = etag
         for item in h.split(separator: ",") {
             var t = item.trimmingSpaces()
             if t == "*" { return true }
             if t.hasPrefix("W/") { t = t.dropFirst(2) }
-            if t == bare { return true }
+            if t == etag { return true }
         }
         return false
     }

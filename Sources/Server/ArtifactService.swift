@@ -1,7 +1,7 @@
 import Artifacts
-import CShim
 import Logging
 import Reactor
+import RedisBridge
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +25,7 @@ final class ArtifactShared: Sendable {
     let stopping = StopFlag()
 
     init(config: Config, logger: Logger) {
-        var secrets = [config.urlSigningSecret ?? Self.randomSecret()]
+        var secrets = [config.urlSigningSecret ?? Hex.random(bytes: 32)]
         secrets += config.urlSigningSecretsPrevious
         signer = URLSigner(secrets: secrets)
         compressionPool = WorkerPool(threads: config.compressionThreads)
@@ -34,12 +34,6 @@ final class ArtifactShared: Sendable {
         compressor = TraceCompressor(store: ArtifactStore(root: config.storageDir), level: config.traceCompressionLevel,
                                      corruptForTesting: corrupt)
         if corrupt { logger.warning("RUNWIRE_TEST_CORRUPT_COMPRESSION=1: every trace compression is corrupted on purpose (tests only)") }
-    }
-
-    private static func randomSecret() -> String {
-        var b = [UInt8](repeating: 0, count: 32)
-        _ = b.withUnsafeMutableBytes { CShim_random_bytes($0.baseAddress, 32) }
-        return Hex.encode(b)
     }
 
     /// After every loop ended: stops compressions and joins the compression pool.
@@ -76,7 +70,10 @@ final class ArtifactService: @unchecked Sendable {
     /// True while uploads or compressions are running (shutdown waits for them).
     var busy: Bool { uploadsInFlight > 0 || compressionsInFlight > 0 }
 
-    init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool) {
+    /// `runsCleaner`: this loop runs the retention cleaner, its lock taken through `redis`
+    /// (this loop's link; nil without Redis).
+    init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool,
+         redis: RedisLink?) {
         store = ArtifactStore(root: config.storageDir)
         self.shared = shared
         self.loop = loop
@@ -87,7 +84,7 @@ final class ArtifactService: @unchecked Sendable {
         maxBytes = config.maxArtifactBytes
         retentionDays = config.artifactRetentionDays
         if config.enableArtifactCleanup && runsCleaner {
-            cleaner = CleanerSchedule(service: self, config: config)
+            cleaner = CleanerSchedule(service: self, config: config, redis: redis)
         }
     }
 

@@ -37,37 +37,32 @@ extension HTTPConnection {
                                   acceptsGzip: ArtifactHTTP.acceptsGzip(header("accept-encoding")), isHead: isHead)
         let store = service.store
         awaitOffLoop(head)
-        offLoop({ () -> (fd: Int32, meta: ArtifactMetadata, size: Int64)? in
-            let opened = store.open(runId, id)
-            // Start reading the file into the page cache now, off the loop, so the sendfile
-            // calls on the loop find its pages there instead of waiting for the disk.
-            if let fd = opened?.fd { _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_WILLNEED)) }
-            return opened
+        offLoop({ () -> (fd: Int32, meta: ArtifactMetadata, answer: FileAnswer)? in
+            guard let opened = store.open(runId, id) else { return nil }
+            let answer = FileAnswer(opened.meta, storedSize: opened.size, request)
+            // Start reading the bytes sendfile will send into the page cache now, off the loop,
+            // so the sendfile calls on the loop find them there instead of waiting for the disk.
+            // Only those: a HEAD, a 304 or a small range reads nothing else.
+            if let r = answer.sendfileRange {
+                _ = posix_fadvise(opened.fd, off_t(r.offset), off_t(r.length), Int32(POSIX_FADV_WILLNEED))
+            }
+            return (opened.fd, opened.meta, answer)
         }) { [self] opened in
             guard let opened else {
                 return failOffLoop(404, code: "artifact_not_found", message: "no artifact \(id) in run \(runId)", extraHeaders: ArtifactHTTP.cors)
             }
             guard !isClosed else { Glibc.close(opened.fd); return }
-            startFile(opened.fd, opened.meta, storedSize: opened.size, request)
+            startFile(opened.fd, opened.meta, opened.answer)
         }
     }
 
-    struct FileRequest: Sendable {
-        let range: String?
-        let ifNoneMatch: String?
-        let acceptsGzip: Bool
-        let isHead: Bool
-    }
-
-    /// Writes the head and starts the body (or answers 304/416).
-    private func startFile(_ fd: Int32, _ m: ArtifactMetadata, storedSize: Int64, _ r: FileRequest) {
-        let gzipStored = m.encoding == .gzip
-        let passthrough = gzipStored && r.acceptsGzip && r.range == nil
-        let etag = "\"\(m.sha256.prefix(32))\(passthrough ? "-gzip" : "")\""
+    /// Writes the head and starts the body (or answers 304/416), as `answer` decided.
+    private func startFile(_ fd: Int32, _ m: ArtifactMetadata, _ answer: FileAnswer) {
+        let etag = answer.etag
         let type = ArtifactHTTP.contentType(name: m.name, kind: m.kind)
         var headers = "Content-Type: \(type)\r\nETag: \(etag)\r\nAccept-Ranges: bytes\r\nContent-Disposition: \(ArtifactHTTP.contentDisposition(name: m.name, contentType: type))\r\n"
         headers += "Cache-Control: private, no-transform\r\nX-Content-Type-Options: nosniff\r\n" + ArtifactHTTP.cors
-        if gzipStored { headers += "Vary: Accept-Encoding\r\n" }
+        if m.encoding == .gzip { headers += "Vary: Accept-Encoding\r\n" }
         let keepAlive = pendingKeepAlive && !closeWhenAnswered
         func writeHead(_ status: Int, length: Int64, extra: String = "") {
             prepareOutput()
@@ -76,7 +71,9 @@ extension HTTPConnection {
             ctx.writer.endHead(into: &output)
             markForFlush()
         }
-        if ArtifactHTTP.matches(ifNoneMatch: r.ifNoneMatch, etag: etag) {
+        let first: Int64, length: Int64
+        switch answer.kind {
+        case .notModified:
             Glibc.close(fd)
             prepareOutput()
             ctx.writer.head(304, contentType: nil, contentLength: 0, keepAlive: keepAlive, now: loop.now, into: &output)
@@ -84,30 +81,26 @@ extension HTTPConnection {
             ctx.writer.endHead(into: &output)
             markForFlush()
             return resumeRequests()
-        }
-        var first: Int64 = 0, length = m.size
-        if passthrough {
-            length = storedSize
-            writeHead(200, length: length, extra: "Content-Encoding: gzip\r\n")
-        } else {
-            switch ArtifactHTTP.range(r.range, size: m.size) {
-            case .whole:
-                writeHead(200, length: length)
-            case .part(let a, let b):
-                first = a
-                length = b - a + 1
-                writeHead(206, length: length, extra: "Content-Range: bytes \(a)-\(b)/\(m.size)\r\n")
-            case .unsatisfiable:
-                Glibc.close(fd)
-                return failOffLoop(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
-                                 extraHeaders: "Content-Range: bytes */\(m.size)\r\n" + ArtifactHTTP.cors)
+        case .unsatisfiable:
+            Glibc.close(fd)
+            return failOffLoop(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
+                               extraHeaders: "Content-Range: bytes */\(m.size)\r\n" + ArtifactHTTP.cors)
+        case .content(let status, let a, let n):
+            first = a
+            length = n
+            if answer.passthrough {
+                writeHead(status, length: length, extra: "Content-Encoding: gzip\r\n")
+            } else if status == 206 {
+                writeHead(status, length: length, extra: "Content-Range: bytes \(a)-\(a + n - 1)/\(m.size)\r\n")
+            } else {
+                writeHead(status, length: length)
             }
         }
-        if r.isHead || length == 0 {
+        guard answer.hasBody else {
             Glibc.close(fd)
             return resumeRequests()
         }
-        if gzipStored && !passthrough {
+        if answer.inflates {
             transfer = FileTransfer(conn: self, gzipFD: fd, first: first, length: length)
         } else {
             transfer = FileTransfer(conn: self, fd: fd, offset: first, end: first + length)

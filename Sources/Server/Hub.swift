@@ -1,4 +1,4 @@
-import CShim
+import Artifacts
 import PubSub
 import Reactor
 #if canImport(Glibc)
@@ -35,12 +35,7 @@ final class Hub {
     }
 
     /// A random 16-hex-digit epoch.
-    static func newEpoch() -> String {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        _ = CShim_random_bytes(&bytes, 8)
-        let hex: [Character] = Array("0123456789abcdef")
-        return String(bytes.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
-    }
+    static func newEpoch() -> String { Hex.random(bytes: 8) }
 
     /// Publishes validated JSON objects (`ranges` of `body`, in order) to run `id`: through
     /// the bus with `LOOPS` > 1 (this loop applies them when it drains the bus, in the bus's

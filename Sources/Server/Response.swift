@@ -7,7 +7,8 @@ struct ResponseWriter {
     var timestamp = Timestamp()
 
     /// Appends a status line and the common headers; the caller appends extra headers, then
-    /// `endHead`, then the body.
+    /// `endHead`, then the body. `contentLength` is not written for statuses without content
+    /// (1xx, 204, 304).
     @inline(__always)
     mutating func head(_ status: Int, contentType: StaticString?, contentLength: Int, keepAlive: Bool,
                        now: Double, into out: inout ByteBuffer) {
@@ -21,8 +22,12 @@ struct ResponseWriter {
             out.append("\r\nContent-Type: ")
             out.append(contentType)
         }
-        out.append("\r\nContent-Length: ")
-        out.append(decimal: contentLength)
+        // RFC 9110 §8.6: never in a 1xx or 204. §15.4.5: a 304's could only repeat the 200's
+        // length, which the callers do not have at hand; it has no content either way.
+        if status >= 200 && status != 204 && status != 304 {
+            out.append("\r\nContent-Length: ")
+            out.append(decimal: contentLength)
+        }
         if !keepAlive { out.append("\r\nConnection: close") }
         out.append("\r\n")
     }

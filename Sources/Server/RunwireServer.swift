@@ -48,7 +48,8 @@ public final class RunwireServer: @unchecked Sendable {
             let ctx = LoopContext(loop: l, server: self, config: config, bus: bus, index: i)
             // One artifact service per loop (its counters are loop-confined); the first loop
             // also runs the retention cleaner and resumes pending compressions.
-            ctx.artifacts = ArtifactService(config: config, shared: shared, loop: l, disk: pool, logger: logger, runsCleaner: i == 0)
+            ctx.artifacts = ArtifactService(config: config, shared: shared, loop: l, disk: pool, logger: logger, runsCleaner: i == 0,
+                                            redis: ctx.redis?.link)
             contexts.append(ctx)
             // Every loop listens on the same port (SO_REUSEPORT): the kernel spreads the accepts.
             let listener = try Listener(loop: l, host: config.host, port: i == 0 ? config.port : port,

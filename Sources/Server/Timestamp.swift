@@ -1,3 +1,4 @@
+import Artifacts
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -66,18 +67,10 @@ public struct Timestamp {
         withUnsafeBytes(of: &http) { out.append(UnsafeRawBufferPointer(rebasing: $0[0..<29])) }
     }
 
-    /// ISO-8601 text for logs and cold paths.
-    public static func iso(_ time: Double) -> String {
-        var t = Timestamp()
-        var b = ByteBuffer()
-        t.appendISO(time, to: &b)
-        return String(decoding: UnsafeRawBufferPointer(b.readable), as: UTF8.self)
-    }
+    /// ISO-8601 text for logs and cold paths: `ISOTime.format`, the artifact API's formatter
+    /// (the same bytes as `appendISO` for every time from 1970 to 9999).
+    public static func iso(_ time: Double) -> String { ISOTime.format(time) }
 
-    /// Wall clock now, seconds since the epoch.
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    /// Wall clock now, seconds since the epoch (`ISOTime.now`).
+    public static func now() -> Double { ISOTime.now() }
 }

@@ -151,7 +151,6 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
     static func status(_ e: StoreError) -> Int {
         switch e {
         case .insufficientStorage: return 507
-        case .notFound: return 404
         case .io: return 500
         }
     }
@@ -159,7 +158,6 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
     static func code(_ e: StoreError) -> String {
         switch e {
         case .insufficientStorage: return "insufficient_storage"
-        case .notFound: return "not_found"
         case .io: return "storage_error"
         }
     }

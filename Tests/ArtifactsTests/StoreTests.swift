@@ -124,6 +124,12 @@ struct MetadataTests {
         #expect(ArtifactMetadata.parse(Array("{\"id\":\"a\"} x".utf8)) == nil)
     }
 
+    @Test func randomHexHasTwoLowerCaseDigitsPerByteAndRepeatsNot() {
+        let a = Hex.random(bytes: 12), b = Hex.random(bytes: 12)
+        #expect(a.utf8.count == 24 && Hex.decode(a.utf8)?.count == 12 && a == a.lowercased() && a != b)
+        #expect(Hex.random(bytes: 0) == "")
+    }
+
     @Test func apiJSONHasExactlyTheContractFields() {
         let m = ArtifactMetadata(id: "a", runId: "r1", name: "t\"z", kind: "trace", size: 3, sha256: "ff", createdAt: 1_763_736_592.479)
         #expect(m.apiJSON == #"{"id":"a","runId":"r1","name":"t\"z","kind":"trace","size":3,"sha256":"ff","createdAt":"2025-11-21T14:49:52.479Z"}"#)

@@ -51,16 +51,28 @@ struct ArtifactBackgroundTests {
     }
 
     @Test func cleanerDeletesOldArtifactsAndStatsFollow() throws {
-        let s = try TestServer(["CLEANUP_INTERVAL_HOURS": "0.001", "ARTIFACT_RETENTION_DAYS": "7"]); defer { s.stop() }
-        let api = ArtifactAPI(port: s.port)
+        let storage = NSTemporaryDirectory() + "runwire-clean-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        // The default interval (24 h): each instance runs one pass right after start-up and no
+        // other during the test, so nothing races the counts taken between passes.
+        let settings = ["STORAGE_DIR": storage, "ARTIFACT_RETENTION_DAYS": "7"]
         var ids: [String] = []
-        for i in 0..<3 { ids.append(try api.upload("old", noise(1000 + i)).id()) }
-        let stats = try api.request("GET", "/api/cleanup/stats")
-        #expect(stats.text.range(of: #"^\{"retentionDays":7,"artifactsPendingDeletion":0,"totalArtifacts":3,"totalStorageBytes":3003,"totalStorageMB":"0\.00"\}$"#,
-                                 options: .regularExpression) != nil, "\(stats.text)")
-        try backdate(s.storage, "old", ids[0], days: 8)
-        try backdate(s.storage, "old", ids[1], days: 30)
-        #expect(try api.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 2)
+        do {
+            let s = try TestServer(settings); defer { s.stop() }
+            let api = ArtifactAPI(port: s.port)
+            for i in 0..<3 { ids.append(try api.upload("old", noise(1000 + i)).id()) }
+            #expect(eventually(timeout: 15) { (try? api.metric("runwire_cleanup_runs_total")) == 1 })
+            let stats = try api.request("GET", "/api/cleanup/stats")
+            #expect(stats.text.range(of: #"^\{"retentionDays":7,"artifactsPendingDeletion":0,"totalArtifacts":3,"totalStorageBytes":3003,"totalStorageMB":"0\.00"\}$"#,
+                                     options: .regularExpression) != nil, "\(stats.text)")
+            try backdate(storage, "old", ids[0], days: 8)
+            try backdate(storage, "old", ids[1], days: 30)
+            #expect(try api.request("GET", "/api/cleanup/stats").json["artifactsPendingDeletion"] as? Int == 2)
+            #expect(try api.metric("runwire_cleanup_deleted_total") == 0)
+        }
+        // The next pass (a new instance's start-up pass on the same store) deletes both.
+        let s = try TestServer(settings); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
         #expect(eventually(timeout: 15) { (try? api.request("GET", "/api/cleanup/stats").json["totalArtifacts"] as? Int) == 1 })
         let after = try api.request("GET", "/api/cleanup/stats").json
         #expect(after["artifactsPendingDeletion"] as? Int == 0 && after["totalStorageBytes"] as? Int == 1002)
@@ -102,6 +114,27 @@ struct ArtifactBackgroundTests {
         #expect(eventually(timeout: 10) { (try? redis.cli(["EXISTS", "runwire:cleanup:lock"])) == "0" })
     }
 
+    @Test func cleanerWithARefusedRedisPasswordSkipsPassesWithoutBlamingALockHolder() throws {
+        let redis = try RedisServer(password: "right-pw"); defer { redis.stop() }
+        let p = try ServerProcess(["--port", "0"], env: ["REDIS_URL": "redis://:wrong-pw@127.0.0.1:\(redis.port)",
+                                                        "CLEANUP_INTERVAL_HOURS": "0.001"]) // 3.6 s
+        try p.waitListening()
+        // Two intervals go by, each leaving one line of the cleaner ("cleanup…") in the log.
+        #expect(eventually(timeout: 20) {
+            p.readSome(until: Date().addingTimeInterval(0.05))
+            return p.log.components(separatedBy: ": cleanup").count - 1 >= 2
+        }, "\(p.log)")
+        let api = ArtifactAPI(port: p.port)
+        // Nobody holds the lock: the passes did not run because Redis refused us, and no
+        // command went out on a connection that never authenticated.
+        #expect(try api.metric("runwire_cleanup_skipped_total") == 0 && api.metric("runwire_cleanup_runs_total") == 0)
+        #expect(!p.log.contains("another instance holds the lock"), "\(p.log)")
+        #expect(p.log.contains("cleanup: Redis unavailable; skipping this pass") && p.log.contains("AUTH failed"), "\(p.log)")
+        #expect(try redis.cli(["EXISTS", "runwire:cleanup:lock"]) == "0")
+        p.signal(SIGTERM)
+        #expect(p.waitExit() == 0)
+    }
+
     @Test func artifactRequestsQueueBehindRedisAnswersInOrder() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let s = try TestServer(["REDIS_URL": redis.url]); defer { s.stop() }
@@ -130,12 +163,16 @@ struct ArtifactBackgroundTests {
         try p.waitListening()
         let bytes = traceText(12 << 20)
         let id = try ArtifactAPI(port: p.port).upload("tg", bytes, name: "trace.json", kind: "trace").id()
-        #expect(eventually(timeout: 20) { storeFiles(storage, "tg").contains { $0.hasPrefix(".tmp-") } || storeFiles(storage, "tg").contains("\(id).gz") })
+        // The compressed copy is being written (level 9: about 0.6 s of deflate for 12 MiB).
+        #expect(eventually(timeout: 20) { storeFiles(storage, "tg").contains { $0.hasPrefix(".tmp-") } }, "\(storeFiles(storage, "tg"))")
         p.signal(SIGTERM)
         #expect(p.waitExit(timeout: 15) == 0)
-        // Finished within the grace period: stored compressed, original gone, nothing left over.
+        // Finished within the grace period: stored compressed, original gone, nothing left over,
+        // and it finished after the shutdown began (the two overlapped).
         #expect(storeFiles(storage, "tg") == ["\(id).gz", "\(id).json"])
-        #expect(p.log.contains("trace compressed"))
+        let stopping = try #require(p.log.range(of: ": stopping"), "\(p.log)")
+        let compressed = try #require(p.log.range(of: "trace compressed"), "\(p.log)")
+        #expect(stopping.lowerBound < compressed.lowerBound, "\(p.log)")
     }
 
     @Test func sigtermLetsAnUploadInProgressFinish() throws {

@@ -98,6 +98,55 @@ struct ArtifactDownloadTests {
         #expect(try c.exchange().body == bytes)
     }
 
+    /// RFC 9110 §8.6: a 204 has no Content-Length; §15.4.5: a 304 sends none either (it could
+    /// only repeat the 200's). The artifact API answers 204 to a preflight and a delete, 304 to
+    /// a matching `If-None-Match`.
+    @Test func noContentLengthOn204Or304OfRFC9110Section8_6() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let id = try api.upload("cl", noise(1000)).id()
+        let t = try api.signedTarget("cl", id)
+        let whole = try api.request("GET", t)
+        #expect(whole.status == 200 && whole.header("Content-Length") == "1000")
+        let etag = try #require(whole.header("ETag"))
+        let cached = try api.request("GET", t, headers: ["If-None-Match: \(etag)"])
+        #expect(cached.status == 304 && cached.header("Content-Length") == nil, "\(cached.headers)")
+        let pre = try api.request("OPTIONS", String(t.prefix { $0 != "?" }), headers: ["Access-Control-Request-Method: GET"])
+        #expect(pre.status == 204 && pre.header("Content-Length") == nil, "\(pre.headers)")
+        let deleted = try api.request("DELETE", "/api/tests/cl/artifacts/\(id)")
+        #expect(deleted.status == 204 && deleted.header("Content-Length") == nil, "\(deleted.headers)")
+        // Keep-alive still works without the header: the next answer on the connection is whole.
+        let c = try TestClient(port: s.port)
+        try c.send("OPTIONS \(t.prefix { $0 != "?" }) HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try c.exchange().status == 204)
+        #expect(try c.exchange().json["status"] as? String == "ok")
+    }
+
+    /// The worker asks the kernel to read ahead (`POSIX_FADV_WILLNEED`) only the bytes
+    /// `sendfile` will send: nothing for HEAD or 304, and for a range only that range. Seen
+    /// from the page cache (`mincore`) after evicting the file.
+    @Test func readAheadCoversOnlyTheBytesSent() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(8 << 20)
+        let id = try api.upload("ra", bytes).id()
+        let t = try api.signedTarget("ra", id)
+        let cache = try PageCache("\(s.storage)/artifacts/ra/\(id).data")
+        let mib = 1 << 20
+        cache.evict()
+        try #require(cache.residentPages(0..<bytes.count) == 0, "cannot evict the file from the page cache here")
+        let head = try api.request("HEAD", t)
+        #expect(head.status == 200 && head.header("Content-Length") == "\(bytes.count)")
+        #expect(cache.residentPages(0..<bytes.count) == 0)
+        let etag = try #require(head.header("ETag"))
+        #expect(try api.request("GET", t, headers: ["If-None-Match: \(etag)"]).status == 304)
+        #expect(cache.residentPages(0..<bytes.count) == 0)
+        let part = try api.request("GET", t, headers: ["Range: bytes=\(6 * mib)-\(6 * mib + 99)"])
+        #expect(part.status == 206 && part.body == Array(bytes[(6 * mib)..<(6 * mib + 100)]))
+        #expect(cache.residentPages(0..<(4 * mib)) == 0) // the file's start was not read
+        #expect(cache.residentPages((6 * mib)..<(6 * mib + 100)) == 1)
+    }
+
     @Test func compressedTraceServedAsGzipOrInflated() throws {
         let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
@@ -119,5 +168,42 @@ struct ArtifactDownloadTests {
         // The API still reports the original.
         let meta = try api.request("GET", "/api/tests/t1/artifacts/\(id)").json
         #expect(meta["size"] as? Int == bytes.count && meta["sha256"] as? String == sha256Hex(bytes))
+    }
+}
+
+/// Which pages of a file are in the page cache (`mincore` on a mapping that is never touched).
+final class PageCache {
+    let fd: Int32
+    let size: Int
+    let map: UnsafeMutableRawPointer
+    static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    init(_ path: String) throws {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TestError("open \(path): \(errno)") }
+        var st = stat()
+        fstat(fd, &st)
+        size = Int(st.st_size)
+        guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
+            close(fd)
+            throw TestError("mmap \(path): \(errno)")
+        }
+        map = m
+    }
+
+    deinit {
+        munmap(map, size)
+        close(fd)
+    }
+
+    /// Drops the file's clean pages from the cache.
+    func evict() { _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) }
+
+    /// How many pages overlapping `bytes` are cached.
+    func residentPages(_ bytes: Range<Int>) -> Int {
+        let first = bytes.lowerBound / Self.page, end = (bytes.upperBound + Self.page - 1) / Self.page
+        var vec = [UInt8](repeating: 0, count: end - first)
+        guard mincore(map + first * Self.page, (end - first) * Self.page, &vec) == 0 else { return -1 }
+        return vec.reduce(0) { $0 + Int($1 & 1) }
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+@testable import Artifacts
 @testable import Server
 
 @Suite("Artifact HTTP details (RFC 9110 ranges, content coding, names)")
@@ -38,6 +39,32 @@ struct ArtifactHTTPTests {
         #expect(ArtifactHTTP.matches(ifNoneMatch: "\"x\", W/\"abc\"", etag: "\"abc\""))
         #expect(ArtifactHTTP.matches(ifNoneMatch: "*", etag: "\"abc\""))
         #expect(!ArtifactHTTP.matches(ifNoneMatch: "\"abcd\"", etag: "\"abc\""))
+    }
+
+    /// The bytes a download reads ahead are exactly the stored bytes `sendfile` sends.
+    @Test func fileAnswerReadsAheadOnlyWhatSendfileSends() {
+        let plain = ArtifactMetadata(id: "a", runId: "r", name: "a.bin", kind: "other", size: 1000, sha256: String(repeating: "ab", count: 32), createdAt: 0)
+        var gz = plain
+        gz.encoding = .gzip
+        gz.storedSize = 300
+        func answer(_ m: ArtifactMetadata, range: String? = nil, inm: String? = nil, gzip: Bool = false, head: Bool = false) -> FileAnswer {
+            FileAnswer(m, storedSize: m.storedSize, FileRequest(range: range, ifNoneMatch: inm, acceptsGzip: gzip, isHead: head))
+        }
+        func sent(_ a: FileAnswer) -> [Int64]? { a.sendfileRange.map { [$0.offset, $0.length] } }
+        #expect(sent(answer(plain)) == [0, 1000])
+        #expect(sent(answer(plain, range: "bytes=100-199")) == [100, 100])
+        #expect(answer(plain, range: "bytes=100-199").kind == .content(status: 206, first: 100, length: 100))
+        #expect(sent(answer(plain, head: true)) == nil && answer(plain, head: true).kind == .content(status: 200, first: 0, length: 1000))
+        #expect(sent(answer(plain, inm: answer(plain).etag)) == nil && answer(plain, inm: "*").kind == .notModified)
+        #expect(sent(answer(plain, range: "bytes=1000-")) == nil && answer(plain, range: "bytes=1000-").kind == .unsatisfiable)
+        var empty = plain
+        empty.size = 0
+        empty.storedSize = 0
+        #expect(sent(answer(empty)) == nil && !answer(empty).hasBody)
+        // gzip-stored: sent as stored to a gzip client (no range), else inflated (not sendfile).
+        #expect(sent(answer(gz, gzip: true)) == [0, 300] && answer(gz, gzip: true).passthrough)
+        #expect(sent(answer(gz)) == nil && answer(gz).inflates && answer(gz).kind == .content(status: 200, first: 0, length: 1000))
+        #expect(sent(answer(gz, range: "bytes=0-9", gzip: true)) == nil && answer(gz, range: "bytes=0-9", gzip: true).inflates)
     }
 
     @Test func namesArePercentDecodedAndChecked() {

@@ -193,7 +193,9 @@ func storeFiles(_ storage: String, _ run: String) -> [String] {
 /// Rewrites an artifact's `createdAt` on disk (as an operator or a clock skew could).
 func backdate(_ storage: String, _ run: String, _ id: String, days: Double) throws {
     let path = "\(storage)/artifacts/\(run)/\(id).json"
-    var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    guard var obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any] else {
+        throw TestError("\(path) is not a JSON object")
+    }
     obj["createdAt"] = ISOTime.format(Date().timeIntervalSince1970 - days * 86400)
     try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: path))
 }

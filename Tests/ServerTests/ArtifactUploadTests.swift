@@ -150,7 +150,11 @@ struct ArtifactUploadTests {
         let c = try TestClient(port: s.port)
         let body = noise(2 << 20)
         try c.send("POST /api/tests/ec/artifacts?name=e.bin HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: \(body.count)\r\n\r\n")
-        while !String(decoding: c.buffer, as: UTF8.self).contains("\r\n\r\n") { try c.fill(timeout: 5) }
+        while !String(decoding: c.buffer, as: UTF8.self).contains("\r\n\r\n") {
+            guard try c.fill(timeout: 5) else {
+                throw TestError("connection closed before 100 Continue; got \(String(decoding: c.buffer, as: UTF8.self))")
+            }
+        }
         #expect(String(decoding: c.buffer, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
         c.buffer.removeFirst("HTTP/1.1 100 Continue\r\n\r\n".utf8.count)
         try c.send(body)

@@ -1,4 +1,5 @@
 import Foundation
+import Reactor
 import Testing
 @testable import Server
 
@@ -13,6 +14,21 @@ struct HTTPServerTests {
         #expect(ts.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#, options: .regularExpression) != nil, "timestamp \(ts)")
         #expect(r.header("Date")?.hasSuffix(" GMT") == true)
         #expect(r.header("Content-Type") == "application/json")
+    }
+
+    /// Event times are written by the loop's cached `appendISO` (embedded mode, `/health`) and by
+    /// `ISOTime.format` (Redis mode, artifact times, logs): the same bytes either way.
+    @Test func hotAndColdISOTimesAreTheSameBytes() {
+        var t = Timestamp()
+        var rng = SystemRandomNumberGenerator()
+        let times = [0, 0.0005, 0.9999, 951_782_400.5, 1_763_736_592.479, 253_402_300_799.999]
+            + (0..<2000).map { _ in Double.random(in: 0..<253_402_300_800, using: &rng) }
+        for time in times {
+            var b = ByteBuffer()
+            t.appendISO(time, to: &b)
+            let hot = String(decoding: UnsafeRawBufferPointer(b.readable), as: UTF8.self)
+            #expect(hot == Timestamp.iso(time), "\(time)")
+        }
     }
 
     @Test func keepAliveServesManyRequestsOnOneConnection() throws {
