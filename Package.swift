@@ -75,6 +75,6 @@ let package = Package(
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "RedisBridge", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

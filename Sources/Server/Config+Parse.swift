@@ -1,4 +1,5 @@
 import CShim
+import RedisBridge
 
 extension Config {
     /// Turns raw values into a checked configuration; the first bad value throws.
@@ -12,7 +13,7 @@ extension Config {
         c.port = try int(v, "PORT", c.port, 0...65535, "a port number (0-65535)")
         c.reusePort = try bool(v, "REUSE_PORT", c.reusePort)
         if let s = v["REDIS_URL"], !s.isEmpty {
-            switch RedisURL.parse(s) {
+            switch RedisEndpoint.parse(s) {
             case .success(let u): c.redisURL = u
             case .failure(let e): throw e
             }

@@ -1,4 +1,5 @@
 import CShim
+import RedisBridge
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ public struct Config: Sendable {
     public var host = "127.0.0.1"
     public var port = 3001
     public var reusePort = false
-    public var redisURL: RedisURL?
+    public var redisURL: RedisEndpoint?
     public var useRedisWebSocket = false
     public var enableArtifactCleanup = true
     public var artifactRetentionDays = 30
@@ -74,18 +75,12 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var description: String { "invalid \(setting): \(message)" }
 }
 
-/// A parsed `redis://[:password@]host:port[/db]` URL.
-public struct RedisURL: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var password: String?
-    public var database: Int
-    /// An ACL user (`redis://user:password@host`), nil for the default user.
-    public var username: String? = nil
-
+/// `REDIS_URL`: `redis://[[user]:password@]host:port[/db]`, parsed into where and how to reach
+/// Redis.
+extension RedisEndpoint {
     /// Parses the URL or says what is wrong with it (never echoing the password).
-    public static func parse(_ text: String) -> Result<RedisURL, ConfigError> {
-        func fail(_ m: String) -> Result<RedisURL, ConfigError> { .failure(ConfigError(setting: "REDIS_URL", message: m)) }
+    public static func parse(_ text: String) -> Result<RedisEndpoint, ConfigError> {
+        func fail(_ m: String) -> Result<RedisEndpoint, ConfigError> { .failure(ConfigError(setting: "REDIS_URL", message: m)) }
         guard text.hasPrefix("redis://") else { return fail("must start with redis:// (got a URL with another scheme)") }
         var rest = Substring(text.dropFirst("redis://".count))
         var password: String?
@@ -119,6 +114,6 @@ public struct RedisURL: Sendable, Equatable {
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return fail("has no host") }
-        return .success(RedisURL(host: host, port: port, password: password, database: database, username: username))
+        return .success(RedisEndpoint(host: host, port: port, password: password, database: database, username: username))
     }
 }

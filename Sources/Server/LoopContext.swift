@@ -78,7 +78,7 @@ final class LoopContext: PrepareHook {
         loop.prepareHook = self
         if let u = config.redisURL {
             redis = RedisHub(ctx: self, config: config,
-                             endpoint: RedisEndpoint(host: u.host, port: u.port, password: u.password, database: u.database, username: u.username))
+                             endpoint: u)
             if config.useRedisWebSocket {
                 hub.registry.mirrorsRemote = true
                 hub.registry.origin = { _ in ("", 0) } // the mirror's first read from Redis fills both in

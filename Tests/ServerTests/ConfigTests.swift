@@ -1,4 +1,5 @@
 import Testing
+import RedisBridge
 @testable import Server
 
 @Suite("Configuration: environment, .env, flags")
@@ -28,7 +29,7 @@ struct ConfigTests {
             "MAX_HEADER_BYTES": "8192", "HEADER_TIMEOUT": "2.5", "IDLE_TIMEOUT": "30", "SWEEP_INTERVAL": "0.5",
         ]).get()
         #expect(c.host == "127.0.0.2" && c.port == 4000 && c.reusePort)
-        #expect(c.redisURL == RedisURL(host: "127.0.0.1", port: 6380, password: "pw", database: 2))
+        #expect(c.redisURL == RedisEndpoint(host: "127.0.0.1", port: 6380, password: "pw", database: 2))
         #expect(!c.useRedisWebSocket && !c.enableArtifactCleanup && c.artifactRetentionDays == 7)
         #expect(c.cleanupIntervalHours == 0.5 && c.storageDir == "/tmp/s" && c.publicURL == "https://runs.example")
         #expect(c.apiKeys == ["a", "b"] && c.tokenSecret == "0123456789abcdef" && c.urlSigningSecret == "fedcba9876543210")
