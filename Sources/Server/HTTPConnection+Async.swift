@@ -6,6 +6,9 @@ import Reactor
 /// the answer is written when the job's result comes back, and then the requests that arrived
 /// meanwhile are parsed from the input buffer, in order.
 extension HTTPConnection {
+    /// Whether the connection stays open after the pending answer.
+    var answerKeepsAlive: Bool { pendingKeepAlive && !closeWhenAnswered }
+
     /// Marks the current request's answer as pending.
     func awaitOffLoop(_ head: RequestHead) {
         busy = Busy.waiting
@@ -17,7 +20,8 @@ extension HTTPConnection {
     /// Writes the pending answer as JSON, then goes on with later requests.
     func answerOffLoop(_ status: Int, json: String) {
         guard !isClosed else { return }
-        respond(status, json: json, keepAlive: pendingKeepAlive && !closeWhenAnswered, isHead: pendingHead)
+        var t = json
+        t.withUTF8 { respond(status, "application/json", UnsafeRawBufferPointer($0), keepAlive: answerKeepsAlive, isHead: pendingHead) }
         resumeRequests()
     }
 
@@ -25,7 +29,7 @@ extension HTTPConnection {
     func answerOffLoopEmpty(_ status: Int, extraHeaders: String = "") {
         guard !isClosed else { return }
         prepareOutput()
-        ctx.writer.head(status, contentType: nil, contentLength: 0, keepAlive: pendingKeepAlive && !closeWhenAnswered, now: loop.now, into: &output)
+        ctx.writer.head(status, contentType: nil, contentLength: 0, keepAlive: answerKeepsAlive, now: loop.now, into: &output)
         output.append(string: extraHeaders)
         ctx.writer.endHead(into: &output)
         markForFlush()
@@ -35,21 +39,9 @@ extension HTTPConnection {
     /// Writes the pending answer as an error; `close` when the request's body was not consumed.
     func failOffLoop(_ status: Int, code: String, message: String, close: Bool = false, extraHeaders: String = "") {
         guard !isClosed else { return }
-        let keep = pendingKeepAlive && !close && !closeWhenAnswered
+        let keep = answerKeepsAlive && !close
         fail(status, code: code, message: message, extraHeaders: extraHeaders, head: pendingHead, keepAlive: keep)
         if keep { resumeRequests() }
-    }
-
-    /// A JSON response with explicit keep-alive (answers made off the loop).
-    func respond(_ status: Int, json text: String, keepAlive: Bool, isHead: Bool) {
-        var t = text
-        prepareOutput()
-        t.withUTF8 { b in
-            ctx.writer.head(status, contentType: "application/json", contentLength: b.count, keepAlive: keepAlive, now: loop.now, into: &output)
-            ctx.writer.endHead(into: &output)
-            if !isHead { output.append(UnsafeRawBufferPointer(b)) }
-        }
-        markForFlush()
     }
 
     /// The file body went out completely.
@@ -64,7 +56,7 @@ extension HTTPConnection {
         session = nil
         inRequest = false
         sentContinue = false
-        if !pendingKeepAlive || closeWhenAnswered { finish(); return }
+        if !answerKeepsAlive { finish(); return }
         deadline = loop.now + ctx.idleTimeout
         release() // reads on, first parsing what arrived meanwhile
     }

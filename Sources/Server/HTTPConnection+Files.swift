@@ -63,7 +63,7 @@ extension HTTPConnection {
         var headers = "Content-Type: \(type)\r\nETag: \(etag)\r\nAccept-Ranges: bytes\r\nContent-Disposition: \(ArtifactHTTP.contentDisposition(name: m.name, contentType: type))\r\n"
         headers += "Cache-Control: private, no-transform\r\nX-Content-Type-Options: nosniff\r\n" + ArtifactHTTP.cors
         if m.encoding == .gzip { headers += "Vary: Accept-Encoding\r\n" }
-        let keepAlive = pendingKeepAlive && !closeWhenAnswered
+        let keepAlive = answerKeepsAlive
         func writeHead(_ status: Int, length: Int64, extra: String = "") {
             prepareOutput()
             ctx.writer.head(status, contentType: nil, contentLength: Int(length), keepAlive: keepAlive, now: loop.now, into: &output)

@@ -304,10 +304,15 @@ final class HTTPConnection: Socket {
 
     /// Writes a whole response (the body left out for HEAD) and queues it for the flush.
     func respond(_ status: Int, _ contentType: StaticString, _ body: UnsafeRawBufferPointer, _ head: RequestHead) {
+        respond(status, contentType, body, keepAlive: head.keepAlive, isHead: head.method == .head)
+    }
+
+    /// The same with keep-alive and HEAD given (answers made after the request's head is gone).
+    func respond(_ status: Int, _ contentType: StaticString, _ body: UnsafeRawBufferPointer, keepAlive: Bool, isHead: Bool) {
         prepareOutput()
-        ctx.writer.head(status, contentType: contentType, contentLength: body.count, keepAlive: head.keepAlive, now: loop.now, into: &output)
+        ctx.writer.head(status, contentType: contentType, contentLength: body.count, keepAlive: keepAlive, now: loop.now, into: &output)
         ctx.writer.endHead(into: &output)
-        if head.method != .head { output.append(body) }
+        if !isHead { output.append(body) }
         markForFlush()
     }
 
