@@ -12,7 +12,6 @@ import Glibc
 open class Socket {
     /// The file descriptor (closed by `close()`).
     public let fd: Int32
-    /// The loop this socket lives on.
     /// The loop this socket lives on (a strong `let`: Swift borrows it without reference counting,
     /// where an `unowned(unsafe)` reference was retained around every use).
     public let loop: EventLoop
@@ -123,7 +122,7 @@ open class Socket {
     public final func finish() {
         guard !isClosed, state & Socket.finishing == 0 else { return }
         state |= Socket.finishing
-        setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
+        rearm()
         if output.isEmpty { close() } else { markForFlush() }
     }
 
@@ -149,13 +148,13 @@ open class Socket {
             if state & Socket.finishing != 0 { linger(); return }
             if state & (Socket.writeArmed | Socket.readPaused) != 0 {
                 state &= ~(Socket.writeArmed | Socket.readPaused)
-                setEvents(wantsRead ? Int32(CShim_EV_READ) : 0)
+                rearm()
             }
             drained()
         } else if state & Socket.writeArmed == 0 {
             // Short write: only now is the write watcher armed (Redis ae / uSockets habit).
             state |= Socket.writeArmed
-            setEvents(Int32(CShim_EV_WRITE) | (wantsRead ? Int32(CShim_EV_READ) : 0))
+            rearm()
         }
     }
 
@@ -164,7 +163,7 @@ open class Socket {
     public final func awaitWritable() {
         guard !isClosed, state & Socket.writeArmed == 0 else { return }
         state |= Socket.writeArmed
-        setEvents(Int32(CShim_EV_WRITE) | (wantsRead ? Int32(CShim_EV_READ) : 0))
+        rearm()
     }
 
     /// Lingering close: send FIN, then read and discard until the peer closes (or the deadline),
@@ -175,7 +174,7 @@ open class Socket {
         shutdown(fd, Int32(SHUT_WR))
         let limit = loop.now + 2
         if deadline == 0 || deadline > limit { deadline = limit }
-        setEvents(Int32(CShim_EV_READ))
+        rearm()
     }
 
     /// True while the socket waits for its peer to close after our last write.
@@ -191,7 +190,7 @@ open class Socket {
     public final func hold() {
         guard !isClosed, state & Socket.held == 0 else { return }
         state |= Socket.held
-        if state & Socket.finishing == 0 { setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0) }
+        if state & Socket.finishing == 0 { rearm() }
     }
 
     /// True between `hold()` and `release()`.
@@ -202,7 +201,7 @@ open class Socket {
         guard !isClosed, state & Socket.held != 0 else { return }
         state &= ~Socket.held
         if state & Socket.finishing != 0 { return }
-        setEvents((state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0) | (wantsRead ? Int32(CShim_EV_READ) : 0))
+        rearm()
         if !input.isEmpty {
             let used = received(input.readable)
             if !isClosed {
@@ -212,8 +211,11 @@ open class Socket {
         }
     }
 
-    @inline(__always)
-    private func setEvents(_ events: Int32) {
+    /// Points the watcher at what `state` asks for: writability while a short write waits
+    /// (`writeArmed`), readability while reading is wanted or a lingering close drains the peer.
+    private func rearm() {
+        let events = (state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
+            | (wantsRead || state & Socket.lingering != 0 ? Int32(CShim_EV_READ) : 0)
         if events == 0 { CShim_io_stop(loop.raw, io); return }
         CShim_io_set_events(loop.raw, io, events)
         CShim_io_start(loop.raw, io)
@@ -254,7 +256,7 @@ open class Socket {
         if !isClosed && output.readableCount > readPauseThreshold && state & Socket.readPaused == 0 {
             // Backpressure: a peer that sends faster than it reads stops being read.
             state |= Socket.readPaused
-            setEvents(state & Socket.writeArmed != 0 ? Int32(CShim_EV_WRITE) : 0)
+            rearm()
         }
     }
 
