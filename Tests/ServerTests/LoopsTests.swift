@@ -16,7 +16,7 @@ struct LoopsTests {
         for (c, _) in subs { _ = try c.subscribedEpoch() }
         let mux = try s.subscribeMux(runs)
         // The kernel spread the sockets over both loops (all 25 on one: odds 2^-24).
-        #expect(try eventually { try s.metricLines("runwire_loop_ws_connections").allSatisfy { $0 > 0 } })
+        #expect(try eventually { try s.bothLoopsHoldWebSockets() })
         // Publishers on several connections (so on both loops), interleaved per run.
         let publishers = try (0..<4).map { _ in try TestClient(port: s.port) }
         let n = 60
@@ -39,13 +39,17 @@ struct LoopsTests {
         let s = try TestServer(["LOOPS": "2"]); defer { s.stop() }
         try s.publishSequence("r", 1...30)
         var epochs = Set<String>()
-        for _ in 0..<8 { // new connections land on both loops
+        var subs: [TestClient] = []
+        for _ in 0..<12 {
             let c = try s.subscribeRun("r", query: "?since=25")
             epochs.insert(try c.subscribedEpoch())
             #expect(try c.eventSeqs(5) == Array(26...30))
             let h = try JSONSerialization.jsonObject(with: Data(s.get("/api/tests/r/events?since=28").body)) as? [String: Any]
             #expect((h?["events"] as? [[String: Any]])?.compactMap { $0["seq"] as? Int } == [29, 30])
+            subs.append(c)
         }
+        // The kernel spread them over both loops (all 12 on one: odds 2^-11).
+        #expect(try eventually { try s.bothLoopsHoldWebSockets() })
         #expect(epochs.count == 1, "one epoch for the run on every loop")
         // Both loops hold the history, sharing its frames: the bytes count once, as with one loop.
         let one = try TestServer(); defer { one.stop() }
@@ -85,5 +89,11 @@ extension ListeningServer {
     /// The values of a labelled metric's lines (`name{…} value`).
     func metricLines(_ name: String) throws -> [Int] {
         try get("/metrics").text.split(separator: "\n").filter { $0.hasPrefix(name + "{") }.compactMap { Int($0.split(separator: " ").last!) }
+    }
+
+    /// True when `runwire_loop_ws_connections` has two loops and both hold WebSockets.
+    func bothLoopsHoldWebSockets() throws -> Bool {
+        let perLoop = try metricLines("runwire_loop_ws_connections")
+        return perLoop.count == 2 && perLoop.allSatisfy { $0 > 0 }
     }
 }
