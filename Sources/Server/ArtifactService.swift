@@ -64,6 +64,8 @@ final class ArtifactService: @unchecked Sendable {
     var compressionsInFlight = 0
     var uploadsTotal = 0
     var uploadBytesTotal: Int64 = 0
+    /// Download windows read in on the worker pool because they were not in the page cache.
+    var downloadDiskReads = 0
     var compressionOutcomes: [String: Int] = ["compressed": 0, "kept": 0, "failed": 0]
     var cleaner: CleanerSchedule?
 

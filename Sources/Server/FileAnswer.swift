@@ -9,8 +9,7 @@ struct FileRequest: Sendable {
 }
 
 /// How a signed download is answered, decided from the metadata, the stored file's size and
-/// the request alone (no I/O). The worker that opened the file decides it, so it can ask the
-/// kernel to read ahead exactly the bytes `sendfile` will send; the loop then writes it.
+/// the request alone (no I/O). The worker that opened the file decides it; the loop writes it.
 struct FileAnswer: Sendable {
     enum Kind: Sendable, Equatable {
         /// 304 (RFC 9110 §13.1.2): `If-None-Match` names the ETag.
@@ -53,11 +52,5 @@ struct FileAnswer: Sendable {
     var hasBody: Bool {
         guard case .content(_, _, let length) = kind else { return false }
         return !isHead && length > 0
-    }
-
-    /// The stored bytes `sendfile` will send; nil when none are (no body, or inflated).
-    var sendfileRange: (offset: Int64, length: Int64)? {
-        guard hasBody, !inflates, case .content(_, let first, let length) = kind else { return nil }
-        return (first, length)
     }
 }

@@ -1,4 +1,5 @@
 import Artifacts
+import CShim
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -8,23 +9,32 @@ import Glibc
 ///
 /// Stored bytes sent as they are go out with `sendfile` from the page cache: a few MiB per
 /// loop iteration, then (or on EAGAIN) the socket's write watcher resumes it through
-/// `drained()`, so one big download never stalls the loop. A gzip-stored trace for a client
-/// without gzip is inflated on the worker pool, 256 KiB at a time, the next piece only once
-/// the previous one left the output buffer (bounded memory).
+/// `drained()`, so one big download never stalls the loop. `sendfile` sends only bytes known
+/// to be cached: each window of up to 4 MiB is checked first (`cachestat`, one call); from
+/// the first window that is not all cached on, each window is read in on the worker pool
+/// (one window ahead of the one being sent) before it is sent, so the loop does not wait for
+/// the disk. A gzip-stored trace for a client without gzip is inflated
+/// on the worker pool, 256 KiB at a time, the next piece only once the previous one left the
+/// output buffer (bounded memory).
 final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
     static let sendfileStep = 1 << 20
     static let budgetPerIteration = 4 << 20
     static let inflateChunk = 256 * 1024
+    static let cacheWindow: Int64 = 4 << 20
 
     private unowned let conn: HTTPConnection
     private let fd: Int32
     private var offset: Int64
     private let end: Int64
+    /// `fd[offset..<cachedEnd]` is known to be in the page cache: `sendfile` sends no further.
+    private var cachedEnd: Int64
     private var reader: ChunkReader?
     private var skip: Int64
     private var remaining: Int64
     private var chunk: ByteChunk?
     private var jobRunning = false
+    /// A window was found uncached: from then on the pool reads every window, one ahead.
+    private var cold = false
     private var closed = false
 
     /// Sends `fd[offset..<end]` as it is.
@@ -33,6 +43,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
         self.fd = fd
         self.offset = offset
         self.end = end
+        cachedEnd = offset
         reader = nil
         skip = 0
         remaining = end - offset
@@ -44,6 +55,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
         self.fd = fd
         offset = 0
         end = 0
+        cachedEnd = 0
         reader = ChunkReader(gzip: GzipReader(fd: fd))
         skip = first
         remaining = length
@@ -59,8 +71,18 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
     private func sendStored() {
         var budget = Self.budgetPerIteration
         while offset < end && budget > 0 {
+            if offset >= cachedEnd {
+                if jobRunning { break } // this window is being read in; the job's end sends on
+                let windowEnd = min(end, offset + Self.cacheWindow)
+                guard !cold, CShim_file_cached(fd, offset, windowEnd - offset) == 1 else {
+                    cold = true
+                    readIn(upTo: windowEnd)
+                    break
+                }
+                cachedEnd = windowEnd
+            }
             var off = off_t(offset)
-            let n = sendfile(conn.fd, fd, &off, min(Int(end - offset), Self.sendfileStep, budget))
+            let n = sendfile(conn.fd, fd, &off, min(Int(cachedEnd - offset), Self.sendfileStep, budget))
             if n > 0 {
                 offset = Int64(off)
                 budget -= n
@@ -68,7 +90,7 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            if n < 0 && (errno == EINVAL || errno == ENOSYS) && reader == nil {
+            if n < 0 && (errno == EINVAL || errno == ENOSYS) && reader == nil && !jobRunning {
                 // No sendfile from this file system: read it on the worker pool instead.
                 reader = ChunkReader(fd: fd, offset: offset)
                 remaining = end - offset
@@ -79,12 +101,42 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
             conn.close() // the peer is gone, or the file shrank under us: the length cannot be kept
             return
         }
-        if offset < end {
-            conn.deadline = conn.loop.now + conn.ctx.idleTimeout // a reader that stops is cut off
-            conn.awaitWritable()
-            return
+        if offset == end { return finish() }
+        // A file found uncached: the pool reads the next window while this one is sent.
+        if cold && cachedEnd < end && cachedEnd - offset <= Self.cacheWindow { readIn(upTo: min(end, cachedEnd + Self.cacheWindow)) }
+        conn.deadline = conn.loop.now + conn.ctx.idleTimeout // a reader that stops is cut off
+        if offset < cachedEnd { conn.awaitWritable() } // else the read-in job's end resumes
+    }
+
+    /// Reads `fd[cachedEnd..<windowEnd]` into the page cache on the worker pool (the bytes
+    /// read are dropped), then sends on. One job at a time: the window being sent and at most
+    /// the next one are read in. Once a transfer needed this, every later window goes through
+    /// it too: a page the kernel is still reading ahead counts as cached to `cachestat` and
+    /// `mincore` alike, and `sendfile` would wait for it on the loop; `pread` waits here.
+    private func readIn(upTo windowEnd: Int64) {
+        guard !jobRunning else { return }
+        jobRunning = true
+        let fd = fd, from = cachedEnd
+        conn.ctx.server.pool.submit(on: conn.loop, { () -> Bool in
+            let step = 256 * 1024
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: step, alignment: 16)
+            defer { scratch.deallocate() }
+            var at = from
+            while at < windowEnd {
+                var n: Int
+                repeat { n = pread(fd, scratch, Int(min(Int64(step), windowEnd - at)), off_t(at)) } while n < 0 && errno == EINTR
+                if n <= 0 { return false } // a read error, or the file shrank under us
+                at += Int64(n)
+            }
+            return true
+        }) { [self] ok in
+            jobRunning = false
+            if closed { Glibc.close(fd); return }
+            guard ok else { conn.close(); return } // the promised length cannot be kept
+            conn.ctx.artifacts?.downloadDiskReads += 1
+            cachedEnd = windowEnd
+            sendStored()
         }
-        finish()
     }
 
     private func inflateNext() {

@@ -39,14 +39,7 @@ extension HTTPConnection {
         awaitOffLoop(head)
         offLoop({ () -> (fd: Int32, meta: ArtifactMetadata, answer: FileAnswer)? in
             guard let opened = store.open(runId, id) else { return nil }
-            let answer = FileAnswer(opened.meta, storedSize: opened.size, request)
-            // Start reading the bytes sendfile will send into the page cache now, off the loop,
-            // so the sendfile calls on the loop find them there instead of waiting for the disk.
-            // Only those: a HEAD, a 304 or a small range reads nothing else.
-            if let r = answer.sendfileRange {
-                _ = posix_fadvise(opened.fd, off_t(r.offset), off_t(r.length), Int32(POSIX_FADV_WILLNEED))
-            }
-            return (opened.fd, opened.meta, answer)
+            return (opened.fd, opened.meta, FileAnswer(opened.meta, storedSize: opened.size, request))
         }) { [self] opened in
             guard let opened else {
                 return failOffLoop(404, code: "artifact_not_found", message: "no artifact \(id) in run \(runId)", extraHeaders: ArtifactHTTP.cors)

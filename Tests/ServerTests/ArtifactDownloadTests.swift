@@ -122,9 +122,8 @@ struct ArtifactDownloadTests {
         #expect(try c.exchange().json["status"] as? String == "ok")
     }
 
-    /// The worker asks the kernel to read ahead (`POSIX_FADV_WILLNEED`) only the bytes
-    /// `sendfile` will send: nothing for HEAD or 304, and for a range only that range. Seen
-    /// from the page cache (`mincore`) after evicting the file.
+    /// A download reads from disk only the bytes it sends: nothing for HEAD or 304, and for a
+    /// range only that range. Seen from the page cache (`mincore`) after evicting the file.
     @Test func readAheadCoversOnlyTheBytesSent() throws {
         let s = try TestServer(); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
@@ -145,6 +144,29 @@ struct ArtifactDownloadTests {
         #expect(part.status == 206 && part.body == Array(bytes[(6 * mib)..<(6 * mib + 100)]))
         #expect(cache.residentPages(0..<(4 * mib)) == 0) // the file's start was not read
         #expect(cache.residentPages((6 * mib)..<(6 * mib + 100)) == 1)
+    }
+
+    /// `sendfile` runs on the loop, so it only sends bytes known to be in the page cache: a
+    /// file that is not is read in on the worker pool first, each 4 MiB window (counted in
+    /// `runwire_artifact_download_disk_reads_total`); a cached one goes out at once (not counted).
+    @Test func sendfileNeverWaitsForTheDisk() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(9 << 20) // windows of 4, 4 and 1 MiB
+        let id = try api.upload("cold", bytes).id()
+        let t = try api.signedTarget("cold", id)
+        let cache = try PageCache("\(s.storage)/artifacts/cold/\(id).data")
+        cache.evict()
+        try #require(cache.residentPages(0..<bytes.count) == 0, "cannot evict the file from the page cache here")
+        let before = try api.metric("runwire_artifact_download_disk_reads_total")
+        let cold = try api.request("GET", t)
+        #expect(cold.status == 200 && cold.body == bytes)
+        let reads = try api.metric("runwire_artifact_download_disk_reads_total") - before
+        #expect(reads == 3, "the first window was not cached, so every window is read in first")
+        #expect(cache.residentPages(0..<bytes.count) == (bytes.count + PageCache.page - 1) / PageCache.page)
+        let warm = try api.request("GET", t)
+        #expect(warm.status == 200 && warm.body == bytes)
+        #expect(try api.metric("runwire_artifact_download_disk_reads_total") - before == reads, "a cached file is not read again")
     }
 
     @Test func compressedTraceServedAsGzipOrInflated() throws {

@@ -120,6 +120,12 @@ int CShim_set_affinity(const int *cpus, int count);
 /// (Glibc's Swift overlay hides pipe2 behind _GNU_SOURCE). Returns 0 or -errno.
 int CShim_pipe_cloexec(int fds[2]);
 
+// MARK: - Files
+
+/// Whether every page of fd[off..<off+len] is in the page cache: 1 yes, 0 no, -1 cannot tell
+/// (cachestat(2), or mincore(2) on an untouched mapping where the kernel lacks it).
+int CShim_file_cached(int fd, int64_t off, int64_t len);
+
 // MARK: - OpenSSL (hashes for the WebSocket handshake, artifacts and signed URLs)
 
 void CShim_sha1(const void *data, size_t len, uint8_t out[20]);
