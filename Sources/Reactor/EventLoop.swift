@@ -59,7 +59,10 @@ public final class EventLoop: @unchecked Sendable {
     private var hook: Unmanaged<PrepareHook>?
 
     /// Creates a loop on the epoll backend with a sweep timer every `sweepInterval` seconds.
+    /// Ignores `SIGPIPE` for the whole process: a peer that goes away must make `write` and
+    /// `sendfile` fail with `EPIPE` (the socket closes), not kill the process.
     public init(sweepInterval: Double = 1.0) {
+        signal(SIGPIPE, SIG_IGN)
         guard let raw = CShim_loop_new() else { fatalError("libev: cannot create a loop") }
         self.raw = raw
         receiveBuffer = .allocate(byteCount: Self.receiveBufferSize, alignment: 64)

@@ -149,7 +149,6 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN) // a file size limit makes write() fail with EFBIG (507) instead of killing us
         let dotenv = String(contentsOfFile: ".env")
         let config: Config

@@ -169,6 +169,33 @@ struct ArtifactDownloadTests {
         #expect(try api.metric("runwire_artifact_download_disk_reads_total") - before == reads, "a cached file is not read again")
     }
 
+    /// A download whose client vanishes, or stops reading, leaves nothing open: the stored
+    /// file is closed (also when the client went while a read-in job ran), other requests are
+    /// answered meanwhile, and a client that stops reading is cut off after `IDLE_TIMEOUT`.
+    @Test func downloadsOfVanishedOrStalledClientsCloseTheirFile() throws {
+        let s = try TestServer(["IDLE_TIMEOUT": "1"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(24 << 20) // more than both sockets' buffers hold
+        let id = try api.upload("gone", bytes).id()
+        let t = try api.signedTarget("gone", id)
+        let path = "\(s.storage)/artifacts/gone/\(id).data"
+        for _ in 0..<3 {
+            try PageCache(path).evict() // so that a read-in job is likely running when the client goes
+            let c = try TestClient(port: s.port)
+            try c.send("GET \(t) HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try c.fill(timeout: 5), "the download started")
+        } // each client closes here, with unread bytes: a reset
+        #expect(eventually(timeout: 5) { openHandles(of: path) == 0 })
+        let stalled = try TestClient(port: s.port)
+        try stalled.send("GET \(t) HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(eventually { openHandles(of: path) == 1 })
+        #expect(try api.request("GET", "/health").status == 200)
+        #expect(eventually(timeout: 10) { openHandles(of: path) == 0 }, "the stalled download was cut off")
+        #expect(try stalled.waitForClose(timeout: 10))
+        let whole = try api.request("GET", t)
+        #expect(whole.status == 200 && whole.body == bytes)
+    }
+
     @Test func compressedTraceServedAsGzipOrInflated() throws {
         let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
@@ -191,6 +218,13 @@ struct ArtifactDownloadTests {
         let meta = try api.request("GET", "/api/tests/t1/artifacts/\(id)").json
         #expect(meta["size"] as? Int == bytes.count && meta["sha256"] as? String == sha256Hex(bytes))
     }
+}
+
+/// How many of this process's file descriptors are open on `path` (the in-process server's
+/// included).
+func openHandles(of path: String) -> Int {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }.count
 }
 
 /// Which pages of a file are in the page cache (`mincore` on a mapping that is never touched).

@@ -79,7 +79,6 @@ struct Idle: ParsableCommand {
             return pid
         }.filter { listed.insert($0).inserted } // a process named twice is counted once
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         try pin(cpu)
         let sources = src.split(separator: ",").map(String.init)
         if procs > 1 && role == nil {
@@ -104,7 +103,6 @@ struct Echo: ParsableCommand {
             throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         emit("echo", EchoScenario(url: u, conns: conns, duration: duration, size: size).run(), json: json)
     }
 }
@@ -148,7 +146,6 @@ struct Fanout: ParsableCommand {
             throw ValidationError("bounds: --duration 0-600 s, --rate 1-1000000, --runs 1-100000")
         }
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         try pin(cpu)
         let prefix = runPrefix ?? "b\(getpid())-"
         if procs > 1 && role == nil {
@@ -200,7 +197,6 @@ struct Cluster: ParsableCommand {
             throw ValidationError("bounds: --duration 0-600 s, --rate 1-100000, --conns 1-\(maxConnectionsPerProcess), --runs 1-10000, --drain 0-120 s, --publishers 1-64")
         }
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         try pin(cpu)
         let o = ClusterScenario.Options(subscribeURLs: subs, publishURLs: pubs, conns: conns, runs: runs, rate: rate,
                                         duration: duration, size: size, publishers: publishers, window: window,
@@ -223,7 +219,6 @@ struct HTTPLoad: ParsableCommand {
             throw ValidationError("--duration must be 0-600 s and --conns 1-\(connectionsPerProcess)")
         }
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         emit("http", HTTPScenario(host: u.host, port: u.port, path: u.path, conns: conns, duration: duration).run(), json: json)
     }
 }

@@ -40,7 +40,6 @@ struct RedisRTT: ParsableCommand {
             throw ValidationError("bounds: --interval 0-1000 ms, --samples 1-100000")
         }
         CShim_stdout_line_buffered()
-        signal(SIGPIPE, SIG_IGN)
         try pin(cpu)
         let s = RedisRTTScenario(endpoint: RedisEndpoint(host: target.host, port: target.port), interval: interval / 1000,
                                  samples: samples)
