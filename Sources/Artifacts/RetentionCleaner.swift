@@ -15,20 +15,23 @@ public struct RetentionCleaner: Sendable {
         self.batchSize = batchSize
     }
 
-    /// One batch: deletes up to `batchSize` expired artifacts. Returns how many were deleted
-    /// and whether more expired ones remain.
-    public func runBatch(now: Double = ISOTime.now()) -> (deleted: Int, more: Bool) {
+    /// One batch: deletes up to `batchSize` expired artifacts, walking the runs in name order
+    /// from `cursor` (nil: the first run). Returns how many were deleted, whether more expired
+    /// ones remain, and the run to pass as `cursor` to the next batch of the same pass — the
+    /// one this batch stopped in, so a pass reads each run's metadata about once, however
+    /// many batches it takes.
+    public func runBatch(now: Double = ISOTime.now(), from cursor: String? = nil) -> (deleted: Int, more: Bool, cursor: String?) {
         let cutoff = now - Double(retentionDays) * 86400
         var victims: [ArtifactMetadata] = []
-        var more = false
-        store.forEach { m in
-            guard m.createdAt < cutoff else { return true }
-            if victims.count == batchSize { more = true; return false }
-            victims.append(m)
-            return true
+        var stoppedIn: String?
+        runs: for run in store.runIds().sorted() where cursor.map({ run >= $0 }) ?? true {
+            for m in store.list(run) where m.createdAt < cutoff {
+                if victims.count == batchSize { stoppedIn = run; break runs }
+                victims.append(m)
+            }
         }
         var deleted = 0
         for m in victims where store.delete(m.runId, m.id) { deleted += 1 }
-        return (deleted, more)
+        return (deleted, stoppedIn != nil, stoppedIn)
     }
 }

@@ -61,17 +61,19 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
         service.logger.warning("cleanup: Redis unavailable; skipping this pass", metadata: ["reason": "\(why)"])
     }
 
-    /// Runs batches on the worker pool until none are left (or half the lock's lifetime passed).
-    private func pass(token: String?, started: Double) {
+    /// Runs batches on the worker pool, each going on where the last stopped, until none are
+    /// left (or half the lock's lifetime passed).
+    private func pass(token: String?, started: Double, from cursor: String? = nil, deletedSoFar: Int = 0) {
         let cleaner = self.cleaner
-        service.disk.submit(on: service.loop, { cleaner.runBatch() }) { [self] result in
+        service.disk.submit(on: service.loop, { cleaner.runBatch(from: cursor) }) { [self] result in
             deleted += result.deleted
+            let thisPass = deletedSoFar + result.deleted
             if result.more && service.loop.now - started < Self.lockTTL / 2 && !service.stopping.isSet {
-                pass(token: token, started: started)
+                pass(token: token, started: started, from: result.cursor, deletedSoFar: thisPass)
                 return
             }
             runs += 1
-            service.logger.info("cleanup pass finished", metadata: ["deletedThisPass": "\(result.deleted)", "deletedTotal": "\(deleted)"])
+            service.logger.info("cleanup pass finished", metadata: ["deletedThisPass": "\(thisPass)", "deletedTotal": "\(deleted)"])
             running = false
             if let token, let redis {
                 // Not answered when the link is down: the lock then expires by its TTL.

@@ -105,10 +105,31 @@ struct StoreTests {
             if i < 3 { m.createdAt -= 31 * 86400; try s.writeMetadata(m) }
         }
         let c = RetentionCleaner(store: s, retentionDays: 30, batchSize: 2)
-        #expect(c.runBatch() == (2, true))
-        #expect(c.runBatch() == (1, false))
-        #expect(c.runBatch() == (0, false))
+        #expect(c.runBatch() == (2, true, "r1"))
+        #expect(c.runBatch() == (1, false, nil))
+        #expect(c.runBatch() == (0, false, nil))
         #expect(s.stats(retentionDays: 30).totalArtifacts == 2)
+    }
+
+    /// A pass walks the runs once: each batch goes on in the run the last one stopped in, and
+    /// an expired artifact in a run before it waits for the next pass.
+    @Test func cleanerBatchesOfOnePassGoOnWhereTheLastStopped() throws {
+        let s = makeStore(); defer { cleanup(s) }
+        func expired(_ run: String) throws {
+            var m = try put(s, run, [1])
+            m.createdAt -= 31 * 86400
+            try s.writeMetadata(m)
+        }
+        for run in ["a", "b", "b", "c"] { try expired(run) }
+        let c = RetentionCleaner(store: s, retentionDays: 30, batchSize: 2)
+        let first = c.runBatch()
+        #expect(first == (2, true, "b"), "a's and one of b's; stopped in b")
+        try expired("a") // behind the cursor now
+        let second = c.runBatch(from: first.cursor)
+        #expect(second == (2, false, nil), "b's other and c's, not a's new one")
+        #expect(s.list("a").count == 1)
+        #expect(c.runBatch() == (1, false, nil), "the next pass starts from the first run")
+        #expect(s.stats(retentionDays: 30).totalArtifacts == 0)
     }
 }
 
