@@ -13,9 +13,9 @@ import Glibc
 /// to be cached: each window of up to 4 MiB is checked first (`cachestat`, one call); from
 /// the first window that is not all cached on, each window is read in on the worker pool
 /// (one window ahead of the one being sent) before it is sent, so the loop does not wait for
-/// the disk. A gzip-stored trace for a client without gzip is inflated
-/// on the worker pool, 256 KiB at a time, the next piece only once the previous one left the
-/// output buffer (bounded memory).
+/// the disk. A gzip-stored trace for a client without gzip is inflated on the worker pool,
+/// 256 KiB at a time, the next piece only once the previous one left the output buffer
+/// (bounded memory).
 final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
     static let sendfileStep = 1 << 20
     static let budgetPerIteration = 4 << 20

@@ -220,7 +220,7 @@ public final class RunwireServer: @unchecked Sendable {
         # HELP runwire_artifact_uploads_in_flight Uploads being received.
         # TYPE runwire_artifact_uploads_in_flight gauge
         runwire_artifact_uploads_in_flight \(sum { $0.uploadsInFlight })
-        # HELP runwire_artifact_download_disk_reads_total Download windows (up to 4 MiB) read from disk on the worker pool first, not being in the page cache.
+        # HELP runwire_artifact_download_disk_reads_total Download windows (up to 4 MiB) read in on the worker pool because they were not in the page cache.
         # TYPE runwire_artifact_download_disk_reads_total counter
         runwire_artifact_download_disk_reads_total \(sum { $0.downloadDiskReads })
         # HELP runwire_trace_compressions_in_flight Trace compressions queued or running.
