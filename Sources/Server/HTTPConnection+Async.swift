@@ -25,7 +25,7 @@ extension HTTPConnection {
         resumeRequests()
     }
 
-    /// Writes the pending answer with no body (204, 302), `extraHeaders` included.
+    /// Writes the pending answer with no body (204, 302, 304), `extraHeaders` included.
     func answerOffLoopEmpty(_ status: Int, extraHeaders: String = "") {
         guard !isClosed else { return }
         prepareOutput()

@@ -68,12 +68,7 @@ extension HTTPConnection {
         switch answer.kind {
         case .notModified:
             Glibc.close(fd)
-            prepareOutput()
-            ctx.writer.head(304, contentType: nil, contentLength: 0, keepAlive: keepAlive, now: loop.now, into: &output)
-            output.append(string: "ETag: \(etag)\r\nCache-Control: private, no-transform\r\n" + ArtifactHTTP.cors)
-            ctx.writer.endHead(into: &output)
-            markForFlush()
-            return resumeRequests()
+            return answerOffLoopEmpty(304, extraHeaders: "ETag: \(etag)\r\nCache-Control: private, no-transform\r\n" + ArtifactHTTP.cors)
         case .unsatisfiable:
             Glibc.close(fd)
             return failOffLoop(416, code: "range_not_satisfiable", message: "the range is outside the artifact's \(m.size) bytes",
