@@ -29,7 +29,9 @@ extension TestClient {
         func more() throws {
             let left = end.timeIntervalSinceNow
             if left <= 0 { throw TestError("no complete response within \(timeout) s; have \(buffer.count) bytes") }
-            if try !fill(timeout: left) { throw TestError("connection closed mid-response; have \(String(decoding: buffer.prefix(300), as: UTF8.self))") }
+            let got: Bool
+            do { got = try fill(timeout: left) } catch { throw TestError("\(error); have \(buffer.count) bytes of the response") }
+            if !got { throw TestError("connection closed mid-response; have \(String(decoding: buffer.prefix(300), as: UTF8.self))") }
         }
         var headEnd: Int?
         while headEnd == nil {
@@ -124,12 +126,12 @@ struct ArtifactAPI {
 
     func metrics() throws -> String { try request("GET", "/metrics").text }
 
-    /// A metric's value (`name` with its labels, as exposed), or 0.
+    /// A metric's value (`name` with its labels, as exposed); throws when it is not exposed.
     func metric(_ name: String) throws -> Double {
         for line in try metrics().split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ").last!) ?? 0
+            if let v = Double(line.split(separator: " ").last!) { return v }
         }
-        return 0
+        throw TestError("no metric \(name) in /metrics")
     }
 }
 

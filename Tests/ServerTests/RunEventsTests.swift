@@ -5,11 +5,7 @@ import Testing
 /// A subscriber over a raw socket: reads JSON text messages.
 extension TestClient {
     func nextJSON(timeout: Double = 5) throws -> [String: Any] {
-        while true {
-            let (b0, p) = try readFrame(timeout: timeout)
-            if b0 & 0x0f == 8 { throw TestError("closed by server: \(p.count >= 2 ? Int(p[0]) << 8 | Int(p[1]) : 0)") }
-            if b0 & 0x0f == 1 { return (try JSONSerialization.jsonObject(with: Data(p))) as? [String: Any] ?? [:] }
-        }
+        (try JSONSerialization.jsonObject(with: Data(nextText(timeout: timeout).utf8))) as? [String: Any] ?? [:]
     }
 
     /// The next text message, byte for byte.

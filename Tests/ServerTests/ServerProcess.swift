@@ -74,5 +74,14 @@ final class ServerProcess: ListeningServer {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+    /// A process still running is resumed (it may have been stopped), terminated, and killed
+    /// when it has not exited within 10 s.
+    deinit {
+        guard process.isRunning else { return }
+        signal(SIGCONT)
+        process.terminate()
+        let end = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < end { usleep(10_000) }
+        if process.isRunning { signal(SIGKILL); process.waitUntilExit() }
+    }
 }
