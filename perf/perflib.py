@@ -1,6 +1,6 @@
 """Helpers shared by the perf scripts that start servers and drive them with runwire-bench
-(perf/compare, perf/redis-vs-embedded): the release build, readiness, one bench run, stopping
-the servers, the marked section of a results file, nchan's config, source addresses.
+(perf/compare, perf/redis-vs-embedded, perf/seq-floor): the release build, readiness, one bench run, stopping
+the servers, a private redis-server, a benchmarked server's environment, the marked section of a results file, nchan's config, source addresses.
 """
 import json, os, signal, subprocess, sys, time, urllib.request
 
@@ -34,10 +34,32 @@ def bench(binpath, args, timeout, runs=None):
     cmd = ["taskset", "-c", "1", os.path.join(binpath, "runwire-bench"), *args, "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout.strip().splitlines()
     data = json.loads(out[-1])
-    print(json.dumps({"cmd": " ".join(args), **data}), file=sys.stderr)
+    record = {"cmd": " ".join(args), **data}
+    print(json.dumps(record), file=sys.stderr)
     if runs is not None:
-        runs.append({"cmd": " ".join(args), **data})
+        runs.append(record)
     return data
+
+
+def start_redis(spawn, port, work):
+    """Starts a private redis-server on 127.0.0.1:port (no persistence, files in work) through
+    spawn(args), then waits (up to 5 s) until it answers PING."""
+    spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work])
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"redis-server on port {port} did not come up")
+
+
+def runwire_env(work, port, redis_port=None):
+    """The environment of a benchmarked Runwire server: its own store under work, warnings
+    only, 16 MiB of queue per WebSocket, 1,000 events of history; through Redis when redis_port."""
+    env = dict(os.environ, STORAGE_DIR=os.path.join(work, f"data{port}"), LOG_LEVEL="warning",
+               WS_MAX_QUEUED_BYTES=str(16 << 20), HISTORY_MAX_EVENTS="1000")
+    if redis_port:
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}"
+    return env
 
 
 def stop(procs):

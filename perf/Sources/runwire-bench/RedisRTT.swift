@@ -68,7 +68,7 @@ final class RedisRTTScenario {
     private static let publishArgs = [run, "2026-01-01T00:00:00.000Z", "1000", "600", "e-rtt", "0",
                                       "{\"kind\":\"log\",\"line\":\"a line of a test's output, about as long as a real one\"}"].map { Array($0.utf8) }
     private var timer: RepeatingTimer?
-    private var rtts: [[Double]]
+    private var rtts: [Histogram]
     private var turn = 0
     private var warm: Set<Int> = []
     private var inFlight: Kind?
@@ -90,7 +90,7 @@ final class RedisRTTScenario {
     init(endpoint: RedisEndpoint, interval: Double, samples: Int) {
         self.interval = interval
         self.samples = samples
-        rtts = Array(repeating: [], count: Kind.allCases.count)
+        rtts = Array(repeating: Histogram(), count: Kind.allCases.count)
         link = RedisLink(loop: loop, endpoint: endpoint, pubsub: true, connectTimeout: 2, commandTimeout: 5)
         flusher = Flusher(link)
         loop.prepareHook = flusher
@@ -109,7 +109,7 @@ final class RedisRTTScenario {
         }
         link.onDown = { [unowned self] _, reason in self.fail("Redis went away: \(reason)") }
         loop.onSweep = { [unowned self] _ in
-            if wallNow() > self.giveUp { self.fail("not done in time: \(self.rtts.map(\.count)) samples") }
+            if wallNow() > self.giveUp { self.fail("not done in time: \(self.rtts.map(\.total)) samples") }
         }
         link.start()
         loop.run()
@@ -118,11 +118,10 @@ final class RedisRTTScenario {
         link.stop()
         var out: [String: String] = ["intervalMs": String(format: "%g", interval * 1000), "samples": "\(samples)"]
         for k in Kind.allCases {
-            let v = rtts[k.rawValue].sorted()
-            guard !v.isEmpty else { continue }
-            let name = "\(k)"
-            out[name + "P50us"] = String(format: "%.0f", v[(v.count - 1) / 2] * 1e6)
-            out[name + "P99us"] = String(format: "%.0f", v[min(v.count - 1, Int((Double(v.count) * 0.99).rounded(.up)) - 1)] * 1e6)
+            let h = rtts[k.rawValue]
+            guard h.total > 0 else { continue }
+            out["\(k)P50us"] = "\(h.percentile(0.5))" // as every scenario's p50us: the top of its bucket
+            out["\(k)P99us"] = "\(h.percentile(0.99))"
         }
         return out
     }
@@ -166,12 +165,13 @@ final class RedisRTTScenario {
         guard let kind = inFlight, replied, messageAt > 0 else { return }
         inFlight = nil
         if warm.contains(kind.rawValue) {
-            rtts[kind.rawValue].append(messageAt - sentAt)
+            rtts[kind.rawValue].record(UInt64(((messageAt - sentAt) * 1e6).rounded()))
         } else {
             warm.insert(kind.rawValue) // the first of each kind loads its script: not a sample
         }
         turn += 1
-        if rtts.allSatisfy({ $0.count >= samples }) {
+        if rtts.allSatisfy({ $0.total >= UInt64(samples) }) {
+            timer?.stop() // no request after the last sample
             link.send([Array("DEL".utf8), Self.keys[0], Self.keys[1]]) { [unowned self] _ in self.loop.stop() }
             return
         }
