@@ -105,7 +105,8 @@ final class FileTransfer: @unchecked Sendable { // confined to the loop's thread
         // A file found uncached: the pool reads the next window while this one is sent.
         if cold && cachedEnd < end && cachedEnd - offset <= Self.cacheWindow { readIn(upTo: min(end, cachedEnd + Self.cacheWindow)) }
         conn.deadline = conn.loop.now + conn.ctx.idleTimeout // a reader that stops is cut off
-        if offset < cachedEnd { conn.awaitWritable() } // else the read-in job's end resumes
+        if jobRunning && offset >= cachedEnd { return } // the read-in job's end resumes
+        conn.awaitWritable() // also when the budget ran out exactly at a window's end
     }
 
     /// Reads `fd[cachedEnd..<windowEnd]` into the page cache on the worker pool (the bytes

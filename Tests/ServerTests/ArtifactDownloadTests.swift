@@ -198,6 +198,23 @@ struct ArtifactDownloadTests {
         #expect(part.status == 206 && part.body == Array(bytes[1_000_000..<2_000_000]))
     }
 
+    /// A cached file whose first 4 MiB window goes out in one loop iteration (a client with a
+    /// large receive window) goes on with the next window: the transfer once stopped there,
+    /// its budget spent exactly at the window's end, with nothing left to resume it.
+    @Test func aCachedDownloadGoesOnPastItsFirstWindow() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(9 << 20)
+        let id = try api.upload("w", bytes).id()
+        let t = try api.signedTarget("w", id)
+        for _ in 0..<3 {
+            let c = try TestClient(port: s.port, receiveBuffer: 32 << 20)
+            try c.send("GET \(t) HTTP/1.1\r\nHost: t\r\n\r\n")
+            let got = try c.exchange(timeout: 10)
+            #expect(got.status == 200 && got.body == bytes)
+        }
+    }
+
     @Test func compressedTraceServedAsGzipOrInflated() throws {
         let s = try TestServer(["TRACE_COMPRESSION_LEVEL": "6"]); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
