@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Runwire: a real-time backbone for test-automation platforms.
-// Layers depend in one direction: CShim → Reactor → (HTTP1, WebSocket codecs, no I/O) → Server → runwire.
+// Layers depend in one direction (Sources/LAYERS.md, checked by the test suite):
+// C shims → Reactor → (HTTP1, WebSocket, PubSub: no I/O) → Server → runwire.
 import PackageDescription
 
 /// Release builds of the hot modules drop dynamic exclusivity checks: they cost measurable
@@ -26,27 +27,27 @@ let package = Package(
         .systemLibrary(name: "CHiredis", path: "Vendor/CHiredis"),
         .systemLibrary(name: "CZlib", path: "Vendor/CZlib"),
         .systemLibrary(name: "COpenSSL", path: "Vendor/COpenSSL"),
-        // The one C door: every libev macro, zlib, OpenSSL and hiredis call Swift needs.
-        .target(
-            name: "CShim",
-            dependencies: ["CLibev", "CHiredis", "CZlib", "COpenSSL"],
-            path: "Vendor/CShim",
-            cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [
-                .linkedLibrary("ev"), .linkedLibrary("hiredis"), .linkedLibrary("z"),
-                .linkedLibrary("crypto"), .linkedLibrary("ssl"),
-            ]
-        ),
-        .target(name: "Reactor", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
+        // The C door, one shim per library (Sources/LAYERS.md says which module may import which):
+        // each wraps the macros and variadic calls Swift cannot make.
+        .target(name: "CShimLoop", dependencies: ["CLibev"], path: "Vendor/CShimLoop", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("ev")]),
+        .target(name: "CShimSys", path: "Vendor/CShimSys", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CShimZlib", dependencies: ["CZlib"], path: "Vendor/CShimZlib", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CShimCrypto", dependencies: ["COpenSSL"], path: "Vendor/CShimCrypto", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("ssl")]),
+        .target(name: "CShimRedis", dependencies: ["CHiredis", "CLibev", "CShimLoop"], path: "Vendor/CShimRedis",
+                cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("hiredis")]),
+        .target(name: "Reactor", dependencies: ["CShimLoop", "CShimSys"], swiftSettings: hotSwiftSettings),
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
-        .target(name: "WebSocket", dependencies: ["CShim"], swiftSettings: hotSwiftSettings),
+        .target(name: "WebSocket", dependencies: ["CShimZlib", "CShimCrypto"], swiftSettings: hotSwiftSettings),
         .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
-        .target(name: "RedisBridge", dependencies: ["Reactor", "CShim"]),
+        .target(name: "RedisBridge", dependencies: ["Reactor", "CShimRedis", "CShimCrypto"]),
         // The artifact store, signed URLs, trace compression and retention (blocking disk I/O; no sockets).
-        .target(name: "Artifacts", dependencies: ["CShim"]),
+        .target(name: "Artifacts", dependencies: ["CShimZlib", "CShimCrypto"]),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "Artifacts", "CShim", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "Artifacts", "CShimCrypto", "CShimSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(
@@ -60,7 +61,7 @@ let package = Package(
         // Load clients, built on the same reactor and WebSocket code (sources under perf/).
         .executableTarget(
             name: "runwire-bench",
-            dependencies: ["Reactor", "WebSocket", "CShim", "Artifacts", "RedisBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Reactor", "WebSocket", "CShimSys", "CShimCrypto", "Artifacts", "RedisBridge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "perf/Sources/runwire-bench",
             swiftSettings: hotSwiftSettings
         ),
@@ -68,13 +69,15 @@ let package = Package(
         .target(name: "GuardPage", path: "Tests/GuardPage"),
         // Test helpers shared by test targets: a real redis-server, the path of a built executable.
         .target(name: "RedisServerSupport", path: "Tests/RedisServerSupport"),
+        // The repository's own rules (Sources/LAYERS.md), checked by .ci/layers.
+        .testTarget(name: "RepositoryTests"),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "GuardPage"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
-        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShim"]),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShimCrypto"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShim", "RedisBridge", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Artifacts", "WebSocket", "CShimCrypto", "CShimZlib", "RedisBridge", "runwire", "RedisServerSupport"], exclude: ["Scripts"]),
     ]
 )

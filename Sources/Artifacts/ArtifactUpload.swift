@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,4 @@
-import CShim
+import CShimZlib
 
 /// Why a gzip stream did not finish.
 public enum GzipFailure: Error, Equatable, CustomStringConvertible {

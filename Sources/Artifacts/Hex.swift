@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 
 /// Lower-case hex of bytes (digests, random ids, signatures).
 public enum Hex {

@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 
 /// Signed download URLs: `HMAC-SHA256(secret, "GET\n<path>\n<expires>\n<key id>")`.
 ///

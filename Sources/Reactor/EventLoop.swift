@@ -1,4 +1,4 @@
-import CShim
+import CShimLoop
 #if canImport(Glibc)
 import Glibc
 #endif

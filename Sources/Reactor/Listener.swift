@@ -1,4 +1,5 @@
-import CShim
+import CShimLoop
+import CShimSys
 #if canImport(Glibc)
 import Glibc
 #endif

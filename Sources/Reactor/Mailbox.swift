@@ -1,4 +1,4 @@
-import CShim
+import CShimLoop
 
 /// The only door between threads and a loop: jobs posted from any thread run on the loop's
 /// thread at its next iteration. `ev_async_send` coalesces, so each wake-up drains the queue.

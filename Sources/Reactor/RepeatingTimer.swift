@@ -1,4 +1,4 @@
-import CShim
+import CShimLoop
 
 /// A repeating libev timer on a loop, for work that must run on a schedule finer than the
 /// sweep (load generators' send ticks). Servers use the one sweep timer instead.

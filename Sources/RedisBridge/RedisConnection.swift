@@ -1,4 +1,4 @@
-import CShim
+import CShimRedis
 import Reactor
 
 /// One hiredis async connection on an `EventLoop` (callbacks run on the loop's thread).

@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 import Reactor
 
 /// Where and how to reach Redis: host, port, optional password (`AUTH`) and database (`SELECT`).

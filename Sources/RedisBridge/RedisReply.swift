@@ -1,4 +1,4 @@
-import CShim
+import CShimRedis
 
 /// A Redis reply, copied out of hiredis's reply object (which is freed after the callback).
 public indirect enum RedisReply: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import CShim
+import CShimSys
 import RedisBridge
 
 extension Config {

@@ -1,4 +1,3 @@
-import CShim
 import RedisBridge
 #if canImport(Glibc)
 import Glibc

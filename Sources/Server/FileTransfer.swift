@@ -1,5 +1,5 @@
 import Artifacts
-import CShim
+import CShimSys
 import Reactor
 #if canImport(Glibc)
 import Glibc

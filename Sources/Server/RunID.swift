@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 import HTTP1
 #if canImport(Glibc)
 import Glibc

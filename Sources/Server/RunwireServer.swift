@@ -1,4 +1,3 @@
-import CShim
 import Logging
 import Reactor
 #if canImport(Glibc)
@@ -24,7 +23,7 @@ public final class RunwireServer: @unchecked Sendable {
     private var threads: [pthread_t] = []
     /// What every loop's artifact service shares: signer, compression pool, stop flag.
     private var artifactShared: ArtifactShared?
-    private var signals: [OpaquePointer] = []
+    private var signals: [SignalWatcher] = []
     private var lastProbe = 0.0
     /// The bound port (after `start()`).
     public private(set) var port = 0
@@ -78,9 +77,10 @@ public final class RunwireServer: @unchecked Sendable {
     /// Stops on SIGTERM/SIGINT (through the loop, so the handler runs on the loop's thread).
     public func handleSignals() {
         for sig in [SIGTERM, SIGINT] {
-            let w = CShim_signal_new(RunwireServer.signalCallback, Unmanaged.passUnretained(self).toOpaque(), sig)!
-            CShim_signal_start(loop.raw, w)
-            signals.append(w)
+            signals.append(SignalWatcher(loop: loop, signal: sig) { [unowned self] signum in
+                logger.info("signal received", metadata: ["signal": "\(signum == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                shutdown()
+            })
         }
     }
 
@@ -99,7 +99,7 @@ public final class RunwireServer: @unchecked Sendable {
         loop.run()
         for t in threads { pthread_join(t, nil) }
         threads.removeAll()
-        for w in signals { CShim_signal_free(loop.raw, w) }
+        for w in signals { w.stop() }
         signals.removeAll()
         artifactShared?.shutDown()
         pool.shutdown()
@@ -142,13 +142,6 @@ public final class RunwireServer: @unchecked Sendable {
                 l.forEachSocket { $0.close() }
                 l.stop()
             }
-        }
-    }
-
-    private static let signalCallback: CShim_cb = { ctx, signum, _ in
-        Unmanaged<RunwireServer>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { s in
-            s.logger.info("signal received", metadata: ["signal": "\(signum == SIGTERM ? "SIGTERM" : "SIGINT")"])
-            s.shutdown()
         }
     }
 

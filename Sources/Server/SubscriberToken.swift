@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 import PubSub
 
 /// Subscriber tokens (API.md "Subscriber tokens"): a JWT signed with HS256 using

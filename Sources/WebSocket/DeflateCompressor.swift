@@ -1,4 +1,4 @@
-import CShim
+import CShimZlib
 
 /// Compresses whole messages for permessage-deflate (RFC 7692 §7.2.1).
 ///

@@ -1,4 +1,4 @@
-import CShim
+import CShimZlib
 
 /// The outcome of inflating one message.
 public enum InflateResult {

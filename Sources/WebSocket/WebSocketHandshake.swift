@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 
 /// The server side of the opening handshake (RFC 6455 §4.2): key checks, the accept value,
 /// version and subprotocol selection. The HTTP parser hands in raw header values.

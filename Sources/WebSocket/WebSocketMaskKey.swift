@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 
 /// A masking key (RFC 6455 §5.3): four bytes XORed over the payload, cycling.
 ///

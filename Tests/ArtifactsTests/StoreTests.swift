@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 import Foundation
 import Testing
 @testable import Artifacts

@@ -1,4 +1,5 @@
-import CShim
+import CShimCrypto
+import CShimZlib
 import Foundation
 import Testing
 @testable import Artifacts

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Artifacts
-import CShim
+import CShimSys
 #if canImport(Glibc)
 import Glibc
 #endif

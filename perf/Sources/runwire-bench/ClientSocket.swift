@@ -1,4 +1,4 @@
-import CShim
+import CShimCrypto
 import Reactor
 import WebSocket
 #if canImport(Glibc)

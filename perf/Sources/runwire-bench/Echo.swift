@@ -1,4 +1,4 @@
-import CShim
+import CShimSys
 import Reactor
 
 /// `echo`: N connections each keep one message in flight on the echo endpoint for a fixed

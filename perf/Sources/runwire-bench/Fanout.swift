@@ -1,4 +1,4 @@
-import CShim
+import CShimSys
 import Reactor
 #if canImport(Glibc)
 import Glibc

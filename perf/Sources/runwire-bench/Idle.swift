@@ -1,4 +1,4 @@
-import CShim
+import CShimSys
 import Reactor
 
 /// `idle`: opens and holds N WebSocket connections over R runs, spread over source

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CShim
+import CShimSys
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,3 @@
-import CShim
 import Reactor
 #if canImport(Glibc)
 import Glibc

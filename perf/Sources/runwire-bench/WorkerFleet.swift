@@ -1,5 +1,5 @@
 import ArgumentParser
-import CShim
+import CShimSys
 import Foundation
 import Reactor
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 // libev wrappers: libev's watcher API is macros (ev_io_init, ev_timer_init, ...), which Swift
 // cannot call. Each watcher is a small struct whose first member is the libev watcher, so the
 // trampoline casts back from the watcher to reach the Swift callback; `data` holds the context.
-#include "CShim.h"
+#include "CShimLoop.h"
 #include <ev.h>
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 // Socket helpers: getaddrinfo/sockaddr handling is shorter and clearer in C than in Swift
 // (and the load client's CPU pinning and close-on-exec pipes, which Swift cannot reach).
 #define _GNU_SOURCE 1
-#include "CShim.h"
+#include "CShimSys.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

@@ -1,7 +1,7 @@
 // hiredis 0.14.1 async on our libev loop. The libev adapter is a header of static functions
 // using libev macros, so it is included here and nowhere else. hiredis frees its context right
 // after the disconnect callback (and after a failed connect), so our wrapper goes with it.
-#include "CShim.h"
+#include "CShimRedis.h"
 #include <ev.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>

@@ -1,6 +1,6 @@
 // zlib wrappers: deflateInit2/inflateInit2 are macros, and z_stream is a large struct Swift
 // should not lay out. A CShim_z is a heap z_stream plus which direction it runs.
-#include "CShim.h"
+#include "CShimZlib.h"
 #include <stdlib.h>
 #include <zlib.h>
 

@@ -1,6 +1,6 @@
 // OpenSSL wrappers: one spelling for the hashes Runwire uses (WebSocket accept keys, artifact
 // digests, signed URLs), so no other module includes OpenSSL headers.
-#include "CShim.h"
+#include "CShimCrypto.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -2,7 +2,7 @@
 // for the disk. cachestat(2) (Linux 6.5, one call, needs only read access) when the kernel has
 // it; else mincore(2) on a mapping that is never touched (no page is faulted in).
 #define _GNU_SOURCE 1
-#include "CShim.h"
+#include "CShimSys.h"
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
