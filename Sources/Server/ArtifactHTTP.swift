@@ -61,24 +61,48 @@ enum ArtifactHTTP {
 
     /// Parses `bytes=a-b`, `bytes=a-`, `bytes=-n`. Several ranges or a malformed header are
     /// answered with the whole representation (RFC 9110 §14.2 lets a server ignore Range).
+    /// Positions have any number of digits (§14.1.2: `1*DIGIT`): past Int64 they saturate, so
+    /// a first-pos beyond every file is unsatisfiable and a last-pos beyond it is clamped to
+    /// the end, as for any other position past the end.
     static func range(_ header: String?, size: Int64) -> RangeRequest {
         guard let h = header?.trimmingCharacters(), h.hasPrefix("bytes=") else { return .whole }
         let spec = h.dropFirst(6).trimmingSpaces()
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .whole }
         let a = spec[..<dash].trimmingSpaces(), b = spec[spec.index(after: dash)...].trimmingSpaces()
-        func num(_ s: Substring) -> Int64? { s.isEmpty || s.count > 18 || !s.allSatisfy(\.isASCIIDigit) ? nil : Int64(s) }
         if a.isEmpty {
-            guard let n = num(b) else { return .whole }
+            guard let n = position(b) else { return .whole }
             if n == 0 || size == 0 { return .unsatisfiable }
             return .part(first: max(0, size - n), last: size - 1)
         }
-        guard let first = num(a) else { return .whole }
+        guard let first = position(a) else { return .whole }
         var last = size - 1
         if !b.isEmpty {
-            guard let l = num(b), l >= first else { return .whole }
+            // §14.1.1: a last-pos below the first-pos makes the range invalid (compared as
+            // written: both may have saturated).
+            guard let l = position(b), !digitsLess(b, a) else { return .whole }
             last = min(l, size - 1)
         }
         return first < size ? .part(first: first, last: last) : .unsatisfiable
+    }
+
+    /// A run of ASCII digits as a number, `Int64.max` when it is larger; nil when it is empty
+    /// or holds anything else.
+    static func position(_ s: Substring) -> Int64? {
+        guard !s.isEmpty else { return nil }
+        var n: Int64 = 0
+        for c in s.utf8 {
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(c - UInt8(ascii: "0")))
+            n = o1 || o2 ? .max : sum
+        }
+        return n
+    }
+
+    /// Whether the digits `x` spell a smaller number than the digits `y` (any length).
+    static func digitsLess(_ x: Substring, _ y: Substring) -> Bool {
+        let x = x.drop { $0 == "0" }, y = y.drop { $0 == "0" }
+        return x.count != y.count ? x.count < y.count : x < y
     }
 
     /// Whether `Accept-Encoding` allows gzip (RFC 9110 §12.5.3: `gzip`, `x-gzip` or `*`, not with q=0).
@@ -134,8 +158,4 @@ enum ArtifactHTTP {
         let n = s.utf8.count
         return n >= 1 && n <= 255 && s != "." && s != ".." && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "/" || $0 == "\\" }
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

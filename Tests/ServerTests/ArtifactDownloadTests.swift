@@ -98,6 +98,24 @@ struct ArtifactDownloadTests {
         #expect(try c.exchange().body == bytes)
     }
 
+    /// Range positions with more digits than Int64 holds, over a socket: a first-pos past the
+    /// end is 416, a last-pos past it means "to the end" (RFC 9110 §14.1.2, §15.5.17).
+    @Test func rangePositionsPastInt64AreUnsatisfiableOrClamped() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let bytes = noise(10_000)
+        let t = try api.signedTarget("r1", try api.upload("r1", bytes).id())
+        let huge = "99999999999999999999"
+        let past = try api.request("GET", t, headers: ["Range: bytes=\(huge)-"])
+        #expect(past.status == 416 && past.header("Content-Range") == "bytes */10000" && past.errorCode == "range_not_satisfiable")
+        let toEnd = try api.request("GET", t, headers: ["Range: bytes=0-\(huge)"])
+        #expect(toEnd.status == 206 && toEnd.header("Content-Range") == "bytes 0-9999/10000" && toEnd.body == bytes)
+        let tail = try api.request("GET", t, headers: ["Range: bytes=9000-\(huge)\(huge)"])
+        #expect(tail.status == 206 && tail.header("Content-Range") == "bytes 9000-9999/10000" && tail.body == Array(bytes[9000...]))
+        let suffix = try api.request("GET", t, headers: ["Range: bytes=-\(huge)"])
+        #expect(suffix.status == 206 && suffix.header("Content-Range") == "bytes 0-9999/10000" && suffix.body == bytes)
+    }
+
     /// RFC 9110 §8.6: a 204 has no Content-Length; §15.4.5: a 304 sends none either (it could
     /// only repeat the 200's). The artifact API answers 204 to a preflight and a delete, 304 to
     /// a matching `If-None-Match`.
