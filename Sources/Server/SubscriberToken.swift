@@ -2,12 +2,12 @@ import CShimCrypto
 import PubSub
 
 /// Subscriber tokens (API.md "Subscriber tokens"): a JWT signed with HS256 using
-/// `TOKEN_SECRET`, with `exp` (seconds since the epoch) and `runs` (run ids, or `["*"]`).
-/// Only HS256 is accepted (`alg: none` and every other algorithm are refused, RFC 8725 §3.1).
+/// `TOKEN_SECRET`, with `exp` (seconds since the epoch), `runs` (run ids, or `["*"]`) and
+/// optionally `nbf` (seconds since the epoch; refused before it, RFC 7519 §4.1.5). Only HS256 is accepted (`alg: none` and every other algorithm are refused, RFC 8725 §3.1).
 enum SubscriberToken {
     /// Why a token was refused; `status` is what an HTTP upgrade answers.
     enum Refusal: Error, Equatable {
-        case missing, malformed, badSignature, expired, outOfScope
+        case missing, malformed, badSignature, expired, notYetValid, outOfScope
 
         var status: Int { self == .outOfScope ? 403 : 401 }
         var code: String {
@@ -16,6 +16,7 @@ enum SubscriberToken {
             case .malformed: return "invalid_token"
             case .badSignature: return "invalid_token"
             case .expired: return "token_expired"
+            case .notYetValid: return "token_not_yet_valid"
             case .outOfScope: return "token_out_of_scope"
             }
         }
@@ -25,6 +26,7 @@ enum SubscriberToken {
             case .malformed: return "the token is not a JWT (header.payload.signature, base64url)"
             case .badSignature: return "the token's signature does not verify (or it is not HS256)"
             case .expired: return "the token has expired"
+            case .notYetValid: return "the token is not valid yet: its nbf (not before) lies in the future"
             case .outOfScope: return "the token does not grant this run"
             }
         }
@@ -48,6 +50,10 @@ enum SubscriberToken {
         return payload.withUnsafeBytes { p -> Refusal? in
             guard let exp = member("exp", in: p), let seconds = JSONScanner.nonNegativeInteger(p, exp) else { return .malformed }
             if Double(seconds) <= now { return .expired }
+            if let nbf = member("nbf", in: p) {
+                guard let notBefore = JSONScanner.nonNegativeInteger(p, nbf) else { return .malformed }
+                if Double(notBefore) > now { return .notYetValid }
+            }
             guard let runs = member("runs", in: p), JSONScanner.kind(at: runs.lowerBound, in: p) == .array else { return .malformed }
             var granted = false
             JSONScanner.forEachElement(in: p, array: runs) { r in

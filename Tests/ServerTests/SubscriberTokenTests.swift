@@ -45,6 +45,50 @@ struct SubscriberTokenTests {
         #expect(verify("\(parts[0]).\(forged[1]).\(parts[2])") == .badSignature)
     }
 
+    /// RFC 7519 §4.1.5: a token is not to be accepted before its `nbf` (seconds since the
+    /// epoch). It is optional; when present it must be a non-negative integer, as `exp` must.
+    @Test func notBeforeInTheFutureIsRefusedAndAMalformedOneIsInvalid() {
+        let now = Int(Date().timeIntervalSince1970)
+        func token(nbf: String) -> String { makeJWT(secret: Self.secret, payload: "{\"exp\":\(future),\"nbf\":\(nbf),\"runs\":[\"r1\"]}") }
+        let early = verify(token(nbf: "\(now + 600)"))
+        #expect(early == .notYetValid)
+        #expect(early?.code == "token_not_yet_valid" && early?.status == 401 && early?.message.contains("nbf") == true)
+        #expect(verify(token(nbf: "\(now + 600)"), run: "r2")?.code == "token_not_yet_valid") // refused before its scope is looked at
+        #expect(verify(token(nbf: "\(now - 600)")) == nil)
+        #expect(verify(token(nbf: "\(now)")) == nil) // "after or equal to"
+        #expect(verify(token(nbf: "0")) == nil)
+        for bad in ["\"soon\"", "-5", "1.5", "1e12", "null", "[1]", "99999999999999999999"] {
+            #expect(verify(token(nbf: bad)) == .malformed, "nbf \(bad)")
+        }
+        // An expired token is expired, whatever its nbf.
+        #expect(verify(makeJWT(secret: Self.secret, payload: "{\"exp\":1000,\"nbf\":\(now + 600),\"runs\":[\"r1\"]}")) == .expired)
+    }
+
+    /// The same refusal over sockets: the upgrade answers 401 with the code, and a subscribe
+    /// op gets it as an error (the socket stays open).
+    @Test func aTokenNotYetValidIsRefusedOnUpgradeAndSubscribe() throws {
+        let s = try TestServer(["TOKEN_SECRET": Self.secret]); defer { s.stop() }
+        let early = makeJWT(secret: Self.secret, payload: "{\"exp\":\(future),\"nbf\":\(future - 60),\"runs\":[\"t1\"]}")
+        let ready = makeJWT(secret: Self.secret, payload: "{\"exp\":\(future),\"nbf\":\(future - 7200),\"runs\":[\"t1\"]}")
+        let single = try TestClient(port: s.port)
+        try single.send("GET /api/tests/t1/events?token=\(early) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: \(TestClient.key)\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let refused = try single.response()
+        #expect(refused.status == 401)
+        #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "token_not_yet_valid", "\(refused.text)")
+        #expect(try s.get("/api/tests/t1/events?token=\(early)").status == 401)
+        let mux = try s.subscribeMux([])
+        try mux.sendJSON("{\"op\":\"subscribe\",\"runId\":\"t1\",\"token\":\"\(early)\"}")
+        let error = try mux.nextJSON()
+        #expect(error["type"] as? String == "error" && error["code"] as? String == "token_not_yet_valid", "\(error)")
+        try mux.sendJSON("{\"op\":\"subscribe\",\"runId\":\"t1\",\"token\":\"\(ready)\"}")
+        #expect(try mux.nextJSON()["type"] as? String == "subscribed")
+        let handshakeToken = try TestClient(port: s.port)
+        #expect(try handshakeToken.handshake(path: "/api/ws?token=\(early)").status == 101)
+        try handshakeToken.sendJSON("{\"op\":\"subscribe\",\"runId\":\"t1\"}")
+        #expect(try handshakeToken.nextJSON()["code"] as? String == "token_not_yet_valid")
+    }
+
     @Test func socketsAndHistoryNeedATokenWhenConfigured() throws {
         let s = try TestServer(["TOKEN_SECRET": Self.secret]); defer { s.stop() }
         let token = makeJWT(secret: Self.secret, payload: "{\"exp\":\(future),\"runs\":[\"t1\"]}")
