@@ -23,7 +23,17 @@ public struct URLSigner: Sendable {
         case invalid
         /// Genuine, but past its expiry (410).
         case expired
+        /// Genuine, but its expiry lies further ahead than any URL lives (`maxLifetime`, plus
+        /// `clockLeeway`): no URL the server hands out looks like that, and it would never
+        /// expire in practice (403).
+        case tooFarAhead
     }
+
+    /// The longest a signed URL lives: the largest `SIGNED_URL_TTL`, 7 days.
+    public static let maxLifetime: Int64 = 604_800
+    /// Seconds by which another instance's clock may run ahead of this one's: a URL it signed
+    /// with the longest lifetime still verifies here.
+    public static let clockLeeway: Int64 = 300
 
     /// `secrets[0]` signs; all verify. Must not be empty.
     public init(secrets: [String]) {
@@ -53,7 +63,8 @@ public struct URLSigner: Sendable {
     }
 
     /// Checks `signature` and `expires` (raw query values) for `path` at `now` (unix s).
-    /// The MAC is checked before the expiry, so an altered expiry is `invalid`, not `expired`.
+    /// The MAC is checked before the expiry, so an altered expiry is `invalid`, not `expired`;
+    /// a genuine expiry more than `maxLifetime` (+ `clockLeeway`) after `now` is `tooFarAhead`.
     public func verify(path: String, expires: String?, signature: String?, now: Double) -> Verdict {
         guard let expires, let signature else { return .missing }
         guard signature.utf8.count == 72, let exp = Int64(expires), expires.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
@@ -62,6 +73,7 @@ public struct URLSigner: Sendable {
         guard let key = keys.first(where: { $0.id == kid }) else { return .invalid }
         let expected = Self.mac(key, path: path, expires: exp)
         guard CShim_equal_ct(expected, given, 32) == 1 else { return .invalid }
-        return Double(exp) < now ? .expired : .valid
+        if Double(exp) < now { return .expired }
+        return Double(exp) > now + Double(Self.maxLifetime + Self.clockLeeway) ? .tooFarAhead : .valid
     }
 }

@@ -1,3 +1,4 @@
+import Artifacts
 import CShimSys
 import RedisBridge
 
@@ -56,7 +57,8 @@ extension Config {
             }
             c.urlSigningSecretsPrevious = secrets
         }
-        c.signedURLTTL = try int(v, "SIGNED_URL_TTL", c.signedURLTTL, 60...604_800, "seconds (60-604800, at most 7 days)")
+        // URLSigner refuses expiries further ahead than its maxLifetime: the two must agree.
+        c.signedURLTTL = try int(v, "SIGNED_URL_TTL", c.signedURLTTL, 60...Int(URLSigner.maxLifetime), "seconds (60-604800, at most 7 days)")
         c.maxArtifactBytes = Int64(try int(v, "MAX_ARTIFACT_BYTES", Int(c.maxArtifactBytes), 1...(1 << 40), "bytes (1-1099511627776)"))
         c.traceCompressionLevel = try int(v, "TRACE_COMPRESSION_LEVEL", c.traceCompressionLevel, 1...9, "a gzip level (1-9)")
         c.compressionThreads = try int(v, "COMPRESSION_THREADS", c.compressionThreads, 1...256, "a thread count (1-256)")

@@ -27,6 +27,7 @@ extension HTTPConnection {
         case .missing: return refuse(403, "signature_required", "this file needs a signed URL (GET …/artifacts/{id}/download)")
         case .invalid: return refuse(403, "invalid_signature", "the URL's signature does not match (altered, or signed with an unknown key)")
         case .expired: return refuse(410, "url_expired", "the signed URL has expired; ask for a new one")
+        case .tooFarAhead: return refuse(403, "invalid_signature", "the URL's expires lies more than 7 days ahead (no signed URL lives longer); ask for a new one")
         case .valid: break
         }
         let slots = UnsafeBufferPointer(ctx.slots)

@@ -23,6 +23,25 @@ struct SignerTests {
         #expect(signer.verify(path: "/files/r1/a1", expires: "1800000100", signature: old, now: now) == .valid)
         #expect(URLSigner(secrets: ["new-secret-0123456789"]).verify(path: "/files/r1/a1", expires: "1800000100", signature: old, now: now) == .invalid)
     }
+
+    /// No URL lives longer than the largest SIGNED_URL_TTL (7 days): a genuine signature of an
+    /// expiry further ahead (beyond a few minutes of another instance's clock) is refused.
+    @Test func aGenuineExpiryBeyondTheLongestLifetimeIsTooFarAhead() {
+        let now = 1_800_000_000.0
+        func verdict(_ expires: Int64) -> URLSigner.Verdict {
+            signer.verify(path: "/files/r1/a1", expires: "\(expires)", signature: signer.sign(path: "/files/r1/a1", expires: expires), now: now)
+        }
+        let limit = Int64(now) + URLSigner.maxLifetime + URLSigner.clockLeeway
+        #expect(URLSigner.maxLifetime == 604_800)
+        #expect(verdict(Int64(now) + URLSigner.maxLifetime) == .valid)
+        #expect(verdict(limit) == .valid)
+        #expect(verdict(limit + 1) == .tooFarAhead)
+        #expect(verdict(253_402_300_799) == .tooFarAhead) // 9999-12-31
+        #expect(verdict(Int64.max) == .tooFarAhead)
+        // The MAC still comes first: an altered far expiry is invalid.
+        let sig = signer.sign(path: "/files/r1/a1", expires: 1_800_000_100)
+        #expect(signer.verify(path: "/files/r1/a1", expires: "253402300799", signature: sig, now: now) == .invalid)
+    }
 }
 
 /// Text that compresses well, like a test log or a JSON trace.

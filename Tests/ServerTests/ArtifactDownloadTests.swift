@@ -46,6 +46,32 @@ struct ArtifactDownloadTests {
         #expect(redirect.status == 302 && redirect.header("Location")?.hasPrefix("https://files.example.test/files/r1/\(a)?") == true)
     }
 
+    /// A genuine signature (the server's own secret) whose `expires` lies further ahead than
+    /// any URL the server hands out (SIGNED_URL_TTL is at most 7 days) is refused: 403. It
+    /// would otherwise be a link that never expires.
+    @Test func aGenuineSignatureExpiringTooFarAheadIsRefused() throws {
+        let s = try TestServer(["URL_SIGNING_SECRET": Self.secret, "SIGNED_URL_TTL": "604800"]); defer { s.stop() }
+        let api = ArtifactAPI(port: s.port)
+        let a = try api.upload("r1", noise(100)).id()
+        let signer = URLSigner(secrets: [Self.secret])
+        func get(expires: Int64) throws -> Exchange {
+            try api.request("GET", "/files/r1/\(a)?expires=\(expires)&signature=\(signer.sign(path: "/files/r1/\(a)", expires: expires))")
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        for far: Int64 in [253_402_300_799 /* 9999-12-31T23:59:59Z */, now + 604_800 + 3600] {
+            let r = try get(expires: far)
+            #expect(r.status == 403 && r.errorCode == "invalid_signature", "expires \(far): \(r.status) \(r.text)")
+            let message = (r.json["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("more than 7 days ahead"), "\(message)")
+            #expect(r.header("Access-Control-Allow-Origin") == "*")
+        }
+        #expect(try api.request("HEAD", "/files/r1/\(a)?expires=253402300799&signature=\(signer.sign(path: "/files/r1/\(a)", expires: 253_402_300_799))").status == 403)
+        // The longest URL the server itself signs still works, and so does one at the limit.
+        let link = try api.request("GET", try api.signedTarget("r1", a))
+        #expect(link.status == 200 && link.body == noise(100))
+        #expect(try get(expires: now + 604_800).status == 200)
+    }
+
     @Test func traversalAttemptsNeverReachOtherFiles() throws {
         let s = try TestServer(); defer { s.stop() }
         let api = ArtifactAPI(port: s.port)
