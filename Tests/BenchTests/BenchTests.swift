@@ -65,12 +65,76 @@ struct BenchTests {
     }
 
     @Test func jsonResultLinesEscapeValuesSuchAsFilePaths() throws {
-        #expect(jsonLine("http", ["p50us": "12", "errors": "0"]) == #"{"scenario":"http","errors":"0","p50us":"12"}"#)
+        #expect(jsonLine("http", ["p50us": "12", "errors": "0"]) == #"{"scenario":"http","errors":0,"p50us":12}"#)
         let path = "/tmp/a \"quoted\" dir\\x\n.log"
         let line = jsonLine("gzip", ["file": path, "bytes": "10"])
         #expect(!line.contains("\n"))
-        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
-        #expect(o == ["scenario": "gzip", "file": path, "bytes": "10"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(o["file"] as? String == path && o["scenario"] as? String == "gzip" && (o["bytes"] as? NSNumber)?.intValue == 10)
+        // A file named like a number is still text.
+        #expect(jsonLine("gzip", ["file": "123", "ratio": "0.1234"]) == #"{"scenario":"gzip","file":"123","ratio":0.1234}"#)
+    }
+
+    /// Values get their JSON types by what they spell (RFC 8259 §6 numbers only), and the
+    /// parent reads a worker's line back into exactly the text it was written from.
+    @Test func jsonResultLinesTypeNumbersFlagsAndTextAndReadBackAsWritten() throws {
+        let result = ["delivered": "1200", "expected": "-1", "publishSeconds": "0.50012", "small": "1e-05", "seconds": "1.000",
+                      "keptRate": "true", "ok": "false", "bytesPerConnection": "n/a", "MBps": "inf",
+                      "subscribersPerRun": "5", "publishedPerRun": "3,4", "histogram": "3:5,40:1", "reason": "0x10",
+                      "lead": "007", "dot": "1.", "plus": "+1", "empty": "", "word": "True"]
+        let line = jsonLine("fanout", result)
+        #expect(line == #"{"scenario":"fanout","MBps":null,"bytesPerConnection":null,"delivered":1200,"dot":"1.","empty":"","#
+                + #""expected":-1,"histogram":"3:5,40:1","keptRate":true,"lead":"007","ok":false,"plus":"+1","#
+                + #""publishSeconds":0.50012,"publishedPerRun":"3,4","reason":"0x10","seconds":1.000,"small":1e-05,"#
+                + #""subscribersPerRun":"5","word":"True"}"#)
+        let back = try #require(WorkerFleet.parseResult(line))
+        // Back as written, but for what has no JSON number (inf: null, read as n/a) and the
+        // spelling of a number (1.000 is the number 1).
+        #expect(back == result.merging(["scenario": "fanout", "MBps": "n/a", "seconds": back["seconds"] ?? "?"]) { $1 })
+        #expect(Double(back["seconds"] ?? "") == 1)
+    }
+
+    /// `--json` lines for jq and scripts: counts, rates, latencies and sizes are JSON numbers,
+    /// flags JSON booleans, text strings. Checked on lines the built executable printed: one
+    /// process (`http`, `fanout`) and two worker processes whose JSON the parent merged.
+    @Test func jsonLinesOfTheExecutableHaveNumbersAndBooleans() throws {
+        func isBool(_ v: Any?) -> Bool { (v as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false }
+        func isNumber(_ v: Any?) -> Bool { v is NSNumber && !isBool(v) }
+        func number(_ o: [String: Any], _ k: String) -> Double { isNumber(o[k]) ? (o[k] as! NSNumber).doubleValue : -1 }
+        func run(_ args: [String]) throws -> [String: Any] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.benchBinary)
+            p.arguments = args + ["--json"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+            guard p.terminationStatus == 0, let o = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+                throw BenchRunFailure(description: "runwire-bench \(args.joined(separator: " ")): status \(p.terminationStatus), last line \(last)")
+            }
+            return o
+        }
+        try withServer { server in
+            let http = try run(["http", "--url", "http://127.0.0.1:\(server.port)/health", "--conns", "2", "--duration", "0.3"])
+            #expect(http["scenario"] as? String == "http")
+            #expect(number(http, "requests") > 0 && number(http, "errors") == 0 && number(http, "requestsPerSecond") > 0, "\(http)")
+            for k in ["connections", "closedEarly", "p50us", "p99us", "maxus"] { #expect(isNumber(http[k]), "\(k): \(http[k] ?? "nil")") }
+            let ws = "ws://127.0.0.1:\(server.port)/api/tests/{run}/events", pub = "http://127.0.0.1:\(server.port)/api/tests/{run}/events"
+            for procs in ["1", "2"] {
+                let f = try run(["fanout", "--url", ws, "--publish-url", pub, "--conns", "20", "--runs", "2", "--rate", "50",
+                                 "--duration", "0.5", "--procs", procs, "--run-prefix", "json\(procs)-\(UUID().uuidString.prefix(8))-"])
+                #expect(f["scenario"] as? String == "fanout")
+                #expect(number(f, "delivered") > 0 && number(f, "delivered") == number(f, "expected"), "\(f)")
+                #expect(number(f, "subscribers") == 20 && number(f, "missing") == 0 && number(f, "duplicates") == 0)
+                for k in ["published", "publishRate", "targetRate", "deliveriesPerSecond", "p50us", "p90us", "p99us", "p999us", "maxus"] {
+                    #expect(isNumber(f[k]), "--procs \(procs) \(k): \(f[k] ?? "nil")")
+                }
+                #expect(isBool(f["keptRate"]), "--procs \(procs) keptRate: \(f["keptRate"] ?? "nil")")
+                if procs == "2" { #expect(number(f, "workers") == 2 && number(f, "workersReported") == 2 && number(f, "workersFailed") == 0) }
+            }
+        }
     }
 
     @Test func histogramBucketsAreMonotonic() {
@@ -95,6 +159,11 @@ struct BenchTests {
         #expect(page.components(separatedBy: "<rect").count - 1 == 10) // 2 runs × 5 percentiles
         #expect(page.contains("nchan &lt;peer&gt;") && !page.contains("nchan <peer>"))
         #expect(page.contains("9.00 ms") && page.contains("deliveriesPerSecond 10000"))
+        // Lines as `--json` writes them now (numbers), and as perf/compare relabels them.
+        let typed = ReportPage.runs(fromJSONLines: jsonLine("fanout", ["p50us": "1500", "p90us": "2400", "p99us": "9000", "p999us": "20000",
+                                                                       "maxus": "25000", "deliveriesPerSecond": "12000", "keptRate": "true"]))
+        #expect(typed.map(\.label) == ["fanout"] && typed.first?.values.map(\.1) == [1500, 2400, 9000, 20000, 25000])
+        #expect(typed.first?.extra == "deliveriesPerSecond 12000")
     }
 
     @Test func targetsMustBeLoopback() throws {
@@ -307,4 +376,9 @@ struct BenchTests {
         #expect(r["unanswered"] == "0" && r["unconfirmed"] == "0")
         #expect(r["ok"] == "false")
     }
+}
+
+/// A bench executable run that did not end with a JSON line.
+struct BenchRunFailure: Error, CustomStringConvertible {
+    let description: String
 }

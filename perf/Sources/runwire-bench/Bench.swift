@@ -25,11 +25,54 @@ func emit(_ name: String, _ result: [String: String], json: Bool) {
     }
 }
 
-/// One JSON object on one line: `scenario` first, then the fields by key, every value a string
-/// (escaped: a value may be a file path).
+/// One JSON object on one line: `scenario` first, then the fields by key. Scenarios keep
+/// their results as text; here each value gets its JSON type (`jq '.delivered > 0'` must work):
+/// a number (`12`, `-1`, `0.0123`, `1e-05`) is written as a JSON number, `true`/`false` as a
+/// boolean, `n/a` (and a non-finite `inf`/`nan`) as `null`, anything else as an escaped string.
+/// The fields in `textFields` stay strings whatever they hold. `WorkerFleet.parseResult`
+/// reads such a line back into the same text.
 func jsonLine(_ name: String, _ result: [String: String]) -> String {
     let fields = [("scenario", name)] + result.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    return "{" + fields.map { FlatJSON.quote($0.0) + ":" + FlatJSON.quote($0.1) }.joined(separator: ",") + "}"
+    return "{" + fields.map { FlatJSON.quote($0.0) + ":" + jsonValue($0.1, text: textFields.contains($0.0)) }.joined(separator: ",") + "}"
+}
+
+/// Result fields that are text even when they look like a number: a file path, and the
+/// comma-separated lists workers send their parent (one run's list is a single number).
+let textFields: Set<String> = ["scenario", "file", "histogram", "subscribersPerRun", "publishedPerRun"]
+
+/// `value` as a JSON value: number, boolean or null when it spells one, else a string.
+func jsonValue(_ value: String, text: Bool = false) -> String {
+    if text { return FlatJSON.quote(value) }
+    switch value {
+    case "true", "false": return value
+    case "n/a", "inf", "-inf", "nan", "-nan": return "null"
+    default: return isJSONNumber(value) ? value : FlatJSON.quote(value)
+    }
+}
+
+/// Whether `s` is a number as RFC 8259 §6 spells it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+func isJSONNumber(_ s: String) -> Bool {
+    let b = Array(s.utf8)
+    var i = 0
+    func digits() -> Int {
+        let start = i
+        while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") { i += 1 }
+        return i - start
+    }
+    if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+    let intStart = i
+    let n = digits()
+    guard n > 0, n == 1 || b[intStart] != UInt8(ascii: "0") else { return false }
+    if i < b.count, b[i] == UInt8(ascii: ".") {
+        i += 1
+        guard digits() > 0 else { return false }
+    }
+    if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+        i += 1
+        if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+        guard digits() > 0 else { return false }
+    }
+    return i == b.count
 }
 
 /// The one place the load clients' loopback-only rule lives: a `scheme://host:port/path` URL

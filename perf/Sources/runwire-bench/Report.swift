@@ -16,6 +16,7 @@ enum ReportPage {
         text.split(separator: "\n").compactMap { line in
             guard let data = line.data(using: .utf8),
                   let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+            // JSON numbers, or the strings of lines written before `--json` typed its values.
             func num(_ k: String) -> Double? { (o[k] as? String).flatMap(Double.init) ?? (o[k] as? Double) }
             let values = percentiles.compactMap { name, key in num(key).map { (name, $0) } }
             guard !values.isEmpty else { return nil }

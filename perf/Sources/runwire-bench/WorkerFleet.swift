@@ -128,10 +128,19 @@ final class WorkerFleet {
         }
     }
 
-    /// One `emit(…, json: true)` line as a dictionary of strings.
+    /// One `emit(…, json: true)` line back as the text fields it was written from (`jsonLine`
+    /// types them): numbers as their digits, booleans as `true`/`false`, null as `n/a`.
     static func parseResult(_ line: String) -> [String: String]? {
         guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return nil }
-        return o.compactMapValues { $0 as? String }
+        return o.compactMapValues { v -> String? in
+            switch v {
+            case let s as String: return s
+            case is NSNull: return "n/a"
+            // A JSON boolean is the NSNumber of a char ("c"); a JSON number never is.
+            case let n as NSNumber: return String(cString: n.objCType) == "c" ? (n.boolValue ? "true" : "false") : n.stringValue
+            default: return nil
+            }
+        }
     }
 
     /// Waits for every worker to exit; at `deadline` the stragglers get SIGTERM, a second
