@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
         .target(name: "WebSocket", dependencies: ["CShimZlib", "CShimCrypto"], swiftSettings: hotSwiftSettings),
         .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
+        // Counters, gauges and the Prometheus text every part registers with.
+        .target(name: "Metrics", swiftSettings: hotSwiftSettings),
         .target(name: "RedisBridge", dependencies: ["Reactor", "CShimRedis", "CShimCrypto"]),
         // The artifact store, signed URLs, trace compression and retention (blocking disk I/O; no sockets).
         .target(name: "Artifacts", dependencies: ["CShimZlib", "CShimCrypto"]),
@@ -75,6 +77,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket"]),
         .testTarget(name: "PubSubTests", dependencies: ["PubSub", "GuardPage"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "CShimCrypto"]),
         .testTarget(name: "RedisBridgeTests", dependencies: ["RedisBridge", "Reactor", "RedisServerSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["runwire-bench", "Server", "RedisServerSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
