@@ -32,6 +32,10 @@ public final class EventLoop: @unchecked Sendable {
     /// Open sockets registered on this loop.
     public private(set) var socketCount = 0
 
+    /// Counts the loop's flushes (once per iteration, before it sleeps): what a socket
+    /// compares to tell whether it wrote directly in this iteration already.
+    @inlinable public var flushRound: UInt { round }
+    @usableFromInline var round: UInt = 0
     private var flushList: UnsafeMutablePointer<Unmanaged<Socket>>
     private var flushCount = 0
     private var flushCapacity = 1024
@@ -184,6 +188,7 @@ public final class EventLoop: @unchecked Sendable {
 
     private func prepareToSleep() {
         hook?._withUnsafeGuaranteedRef { $0.beforeFlush() }
+        round &+= 1
         var i = 0
         // Flushing may enqueue more (a socket closed by a failed write enqueues nothing).
         while i < flushCount {

@@ -1,5 +1,6 @@
 import CShimLoop
 import CShimSys
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,8 +18,9 @@ public final class Listener {
     private unowned(unsafe) let loop: EventLoop
     private var io: OpaquePointer?
     private let onAccept: (Int32) -> Void
-    /// Accept attempts refused for lack of descriptors (exposed in stats and tests).
-    public private(set) var exhaustedCount = 0
+    /// Accept attempts refused for lack of descriptors (metrics; any thread may read it).
+    public var exhaustedCount: Int { exhausted.load(ordering: .relaxed) }
+    private let exhausted = Atomic<Int>(0)
     private var paused = false
     /// Connections accepted per readiness event at most, so one busy listener cannot starve I/O.
     private let acceptBurst = 256
@@ -62,7 +64,7 @@ public final class Listener {
             case EAGAIN, EWOULDBLOCK: return
             case EINTR, ECONNABORTED, EPROTO: continue
             case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                exhaustedCount += 1
+                exhausted.store(exhausted.load(ordering: .relaxed) + 1, ordering: .relaxed) // only this loop writes it
                 paused = true
                 CShim_io_stop(loop.raw, io)
                 loop.pause(self)

@@ -24,12 +24,17 @@ open class Socket {
     public var deadline: Double = 0
     /// Output bytes above which the socket stops reading until its peer catches up.
     public var readPauseThreshold = 1 << 20
-    private var state: UInt8 = 0
-    private var lastDirectWrite: UInt32 = .max
+    @usableFromInline var state: UInt16 = 0
+    @usableFromInline var lastDirectWrite: UInt = .max
 
-    private static let queued: UInt8 = 1, closedBit: UInt8 = 2, writeArmed: UInt8 = 4
-    private static let finishing: UInt8 = 8, readPaused: UInt8 = 16, lingering: UInt8 = 32
-    private static let held: UInt8 = 64
+    @usableFromInline static let closedBit: UInt16 = 2, writeArmed: UInt16 = 4
+    private static let queued: UInt16 = 1
+    private static let finishing: UInt16 = 8, readPaused: UInt16 = 16, lingering: UInt16 = 32
+    private static let held: UInt16 = 64
+    /// Inside `received(_:)`: `release()` leaves the buffered input to the running call.
+    private static let receiving: UInt16 = 128
+    /// The peer sent its last byte (read returned 0): nothing more is read.
+    private static let inputEnded: UInt16 = 256
 
     /// Wraps an already non-blocking fd; call `start()` to register it.
     public init(fd: Int32, loop: EventLoop) {
@@ -45,7 +50,7 @@ open class Socket {
     }
 
     /// True once `close()` ran.
-    @inline(__always) public final var isClosed: Bool { state & Socket.closedBit != 0 }
+    @inlinable @inline(__always) public final var isClosed: Bool { state & Socket.closedBit != 0 }
 
     // MARK: Hooks for protocol layers
 
@@ -87,23 +92,38 @@ open class Socket {
     /// Writes `iov` (totalling `total` bytes) with one `writev` now, when nothing is buffered
     /// and no direct write happened in this loop iteration; otherwise, or for what the kernel
     /// does not take, the bytes are copied into `output` and flushed before the loop sleeps.
-    /// Fan-out uses it: shared frames go out without a copy per subscriber.
+    /// Fan-out uses it: shared frames go out without a copy per subscriber. The common case —
+    /// the kernel takes it all — is inlined into the caller.
+    @inlinable @inline(__always)
     public final func write(_ iov: UnsafeMutableBufferPointer<iovec>, total: Int) {
-        guard !isClosed, total > 0 else { return }
-        let iteration = CShim_loop_iteration(loop.raw)
-        var written = 0
         // Past IOV_MAX (1024) writev fails with EINVAL: such a batch goes through `output`.
-        if output.isEmpty && lastDirectWrite != iteration && state & Socket.writeArmed == 0 && iov.count <= 1024 {
-            lastDirectWrite = iteration
-            var n: Int
-            repeat { n = writev(fd, iov.baseAddress, Int32(iov.count)) } while n < 0 && errno == EINTR
+        if state & (Socket.closedBit | Socket.writeArmed) == 0 && total > 0 && output.isEmpty
+            && lastDirectWrite != loop.flushRound && iov.count <= 1024 {
+            lastDirectWrite = loop.flushRound
+            let n = writev(fd, iov.baseAddress, Int32(iov.count))
             if n == total { return }
-            if n < 0 {
-                let e = errno
-                guard e == EAGAIN || e == EWOULDBLOCK else { close(); return }
-                n = 0
+            writeRest(iov, total: total, written: n, errno: n < 0 ? errno : 0)
+        } else {
+            writeRest(iov, total: total, written: 0, errno: 0)
+        }
+    }
+
+    /// What `write` does past its common case: retries an interrupted `writev`, closes on an
+    /// error, and copies what the kernel did not take (`written` bytes went out) into `output`.
+    @usableFromInline
+    final func writeRest(_ iov: UnsafeMutableBufferPointer<iovec>, total: Int, written n: Int, errno e: Int32) {
+        guard !isClosed, total > 0 else { return }
+        var written = n
+        if written < 0 {
+            if e == EINTR { // interrupted before anything went out: try once more, the same way
+                repeat { written = writev(fd, iov.baseAddress, Int32(iov.count)) } while written < 0 && errno == EINTR
+                if written == total { return }
             }
-            written = n
+            if written < 0 {
+                let err = written == n ? e : errno
+                guard err == EAGAIN || err == EWOULDBLOCK || err == EINTR else { close(); return }
+                written = 0
+            }
         }
         // Copy what is left, skipping the `written` bytes.
         prepareOutput()
@@ -180,8 +200,8 @@ open class Socket {
     /// True while the socket waits for its peer to close after our last write.
     public final var isLingering: Bool { state & Socket.lingering != 0 }
 
-    /// Reading is wanted unless finishing, paused for backpressure, or held.
-    private var wantsRead: Bool { state & (Socket.finishing | Socket.readPaused | Socket.held) == 0 }
+    /// Reading is wanted unless finishing, paused for backpressure, held, or at the end of input.
+    private var wantsRead: Bool { state & (Socket.finishing | Socket.readPaused | Socket.held | Socket.inputEnded) == 0 }
 
     /// Stops reading until `release()`: a protocol layer waiting for an asynchronous answer
     /// (a Redis round trip, a disk job) before it may look at the next request, or a streamed
@@ -196,20 +216,44 @@ open class Socket {
     /// True between `hold()` and `release()`.
     public final var isHeld: Bool { state & Socket.held != 0 }
 
-    /// Reads again after `hold()`, first offering what `input` already holds to `received(_:)`.
+    /// Reads again after `hold()`, first offering what `input` already holds to `received(_:)`
+    /// — unless called from inside `received(_:)`, whose caller goes on with that input itself.
     public final func release() {
         guard !isClosed, state & Socket.held != 0 else { return }
         state &= ~Socket.held
         if state & Socket.finishing != 0 { return }
         rearm()
-        if !input.isEmpty {
-            let used = received(input.readable)
+        if !input.isEmpty && state & Socket.receiving == 0 {
+            let used = receive(input.readable)
             if !isClosed {
                 input.consume(used)
                 input.releaseIfEmpty()
             }
         }
     }
+
+    /// Offers what `input` holds to `received(_:)` again (a layer that stopped consuming it,
+    /// waiting for something, and may go on now); nothing from inside `received(_:)`.
+    public final func offerInput() {
+        guard !isClosed, !input.isEmpty, state & Socket.receiving == 0 else { return }
+        let used = receive(input.readable)
+        if !isClosed {
+            input.consume(used)
+            input.releaseIfEmpty()
+        }
+    }
+
+    /// Calls `received(_:)`, marking the socket as inside it.
+    @inline(__always)
+    private final func receive(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        state |= Socket.receiving // never nested: `release` and `offerInput` do not call it from inside
+        let used = received(bytes)
+        state &= ~Socket.receiving
+        return used
+    }
+
+    /// True while `received(_:)` runs (directly, or nested through `release()`).
+    public final var isReceiving: Bool { state & Socket.receiving != 0 }
 
     /// Points the watcher at what `state` asks for: writability while a short write waits
     /// (`writeArmed`), readability while reading is wanted or a lingering close drains the peer.
@@ -229,7 +273,7 @@ open class Socket {
             repeat { n = Glibc.read(fd, loop.receiveBuffer, EventLoop.receiveBufferSize) } while n < 0 && errno == EINTR
             if n > 0 {
                 let bytes = UnsafeMutableRawBufferPointer(start: loop.receiveBuffer, count: n)
-                let used = received(bytes)
+                let used = receive(bytes)
                 if used < n && !isClosed && state & Socket.finishing == 0 {
                     input.append(UnsafeRawBufferPointer(rebasing: bytes[used...]))
                 }
@@ -240,14 +284,19 @@ open class Socket {
             repeat { n = Glibc.read(fd, dst, room) } while n < 0 && errno == EINTR
             if n > 0 {
                 input.writeIndex += n
-                let used = received(input.readable)
+                let used = receive(input.readable)
                 if !isClosed {
                     input.consume(used)
                     input.releaseIfEmpty()
                 }
             }
         }
-        if n == 0 { peerClosed(); return }
+        if n == 0 {
+            state |= Socket.inputEnded // level-triggered EOF: never watched again
+            rearm()
+            peerClosed()
+            return
+        }
         if n < 0 {
             let e = errno
             if e != EAGAIN && e != EWOULDBLOCK { close() }
