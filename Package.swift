@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CShimLoop", "CShimSys"], swiftSettings: hotSwiftSettings),
         .target(name: "HTTP1", swiftSettings: hotSwiftSettings),
         .target(name: "WebSocket", dependencies: ["CShimZlib", "CShimCrypto"], swiftSettings: hotSwiftSettings),
-        .target(name: "PubSub", dependencies: ["WebSocket"], swiftSettings: hotSwiftSettings),
+        .target(name: "PubSub", swiftSettings: hotSwiftSettings),
         // Counters, gauges and the Prometheus text every part registers with.
         .target(name: "Metrics", swiftSettings: hotSwiftSettings),
         .target(name: "RedisBridge", dependencies: ["Reactor", "CShimRedis", "CShimCrypto"]),
@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Artifacts", dependencies: ["CShimZlib", "CShimCrypto"]),
         .target(
             name: "Server",
-            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "RedisBridge", "Artifacts", "CShimCrypto", "CShimSys", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "HTTP1", "WebSocket", "PubSub", "Metrics", "RedisBridge", "Artifacts", "CShimCrypto", "CShimSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: hotSwiftSettings
         ),
         .executableTarget(

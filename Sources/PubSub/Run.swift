@@ -1,5 +1,5 @@
-/// One test run's event stream: its epoch, sequence counter, bounded history, the frames
-/// published during the current loop iteration, and its subscriptions.
+/// One test run's event stream: its epoch, sequence counter, bounded history, the events
+/// recorded during the current loop iteration, and its subscriptions.
 ///
 /// Confined to one loop thread. `seq` counts 1, 2, 3… without gaps within an epoch; the epoch
 /// is created with the run's history, so a client holding another epoch must reload.
@@ -17,12 +17,12 @@ public final class Run {
     public internal(set) var finishedAt: Double?
     /// Last publish or subscribe (seconds), for idle expiry and eviction order.
     public var lastActivity: Double
-    /// Frames published during this loop iteration, not yet fanned out.
-    public var batch: [EventFrame] = []
+    /// Events recorded during this loop iteration, not fanned out yet.
+    public internal(set) var batch: [Event] = []
     /// Current subscriptions (retained; `Subscription.index` is the position here).
     public private(set) var subscriptions: [Unmanaged<Subscription>] = []
 
-    private var ring: [EventFrame] = []
+    private var ring: [Event] = []
     private var head = 0
     /// Events currently retained.
     public var historyCount: Int { ring.count }
@@ -47,37 +47,37 @@ public final class Run {
         return lastSeq
     }
 
-    /// Appends a frame (whose seq must be `lastSeq`) to the history, dropping the oldest beyond
-    /// `maxEvents`; returns the change in retained bytes.
+    /// Appends an event (whose seq must be `lastSeq`) to the history, dropping the oldest
+    /// beyond `maxEvents`, and to this iteration's batch; returns the change in retained bytes.
     @discardableResult
-    public func append(_ frame: EventFrame, maxEvents: Int) -> Int {
-        precondition(frame.seq == lastSeq, "frames are appended in seq order")
-        var delta = frame.memoryBytes
+    func append(_ event: Event, maxEvents: Int) -> Int {
+        precondition(event.seq == lastSeq, "events are appended in seq order")
+        var delta = event.memoryBytes
         if ring.count < maxEvents {
             // Not full yet: nothing was dropped, so the ring starts at index 0 and grows in place.
-            ring.append(frame)
+            ring.append(event)
         } else {
             // Full: the newest replaces the oldest.
             delta -= ring[head].memoryBytes
-            ring[head] = frame
+            ring[head] = event
             head = (head + 1) % ring.count
         }
         historyBytes += delta
-        batch.append(frame)
+        batch.append(event)
         return delta
     }
 
-    /// The retained frame with `seq`, or nil when it is not (or no longer) in history.
-    public func frame(seq: Int64) -> EventFrame? {
+    /// The retained event with `seq`, or nil when it is not (or no longer) in history.
+    public func event(seq: Int64) -> Event? {
         guard seq >= firstRetainedSeq, seq <= lastSeq, historyCount > 0 else { return nil }
         return ring[(head + Int(seq - firstRetainedSeq)) % ring.count]
     }
 
     /// Starts another history (with Redis: Redis lost the run's data, or this is the first
     /// read): the epoch becomes `epoch`, seq restarts from `lastSeq`, history is dropped.
-    /// Returns the bytes freed.
+    /// Returns the bytes freed. The batch must have been fanned out.
     @discardableResult
-    public func restart(epoch: String, lastSeq: Int64) -> Int {
+    func restart(epoch: String, lastSeq: Int64) -> Int {
         self.epoch = epoch
         self.lastSeq = lastSeq
         batch.removeAll(keepingCapacity: true)
@@ -94,8 +94,33 @@ public final class Run {
         return freed
     }
 
-    /// Adds a subscription (the run retains it).
-    public func add(_ s: Subscription) {
+    // MARK: Subscriptions
+
+    /// Where a new subscriber that last saw `since` (in `epoch`) starts. Resuming (RFC-like
+    /// contract of README "Resuming"): with the run's epoch and a `since` that history still
+    /// reaches, the replay starts at `since + 1`; a `since` older than history gets a gap up to
+    /// the oldest retained event first; another epoch voids what the client holds: a gap from
+    /// 1, then all that is retained. Without `since` the subscriber starts live.
+    public func resume(since: Int64?, epoch clientEpoch: String?) -> Resume {
+        let first = firstRetainedSeq
+        var from: Int64 = 0
+        var gap: (from: Int64, to: Int64)?
+        if let clientEpoch, clientEpoch != epoch {
+            gap = (1, first - 1)
+            from = first
+        } else if let since, since < lastSeq {
+            if since + 1 < first { gap = (since + 1, first - 1); from = first } else { from = since + 1 }
+        }
+        return Resume(gap: gap, replayFrom: from <= lastSeq ? from : 0)
+    }
+
+    /// Adds a subscription (the run retains it) starting where `resume` said.
+    public func add(_ s: Subscription, _ resume: Resume) {
+        s.lastSentSeq = lastSeq
+        if resume.replayFrom != 0 {
+            s.replayNext = resume.replayFrom
+            s.lastSentSeq = resume.replayFrom - 1
+        }
         s.index = subscriptions.count
         subscriptions.append(.passRetained(s))
     }
@@ -112,28 +137,58 @@ public final class Run {
         s.index = -1
         Unmanaged.passUnretained(s).release()
     }
+
+    /// Hands this iteration's batch to every live subscriber that has not had its events, each
+    /// once, and empties the batch; returns the events handed over. Downward: a subscriber
+    /// that closes while it is served removes only itself, and the one swapped into its place
+    /// was served already.
+    func fanOut(serial: UInt64) -> Int {
+        let batch = FanOutBatch(events: self.batch, serial: serial)
+        let n = batch.events.count
+        var delivered = 0
+        var i = subscriptions.count - 1
+        while i >= 0 {
+            if i < subscriptions.count {
+                subscriptions[i]._withUnsafeGuaranteedRef { s in
+                    guard s.replayNext == 0 else { return } // a replay in progress covers these
+                    var first = 0
+                    while first < n && batch.events[first].seq <= s.lastSentSeq { first += 1 }
+                    guard first < n else { return }
+                    s.lastSentSeq = batch.events[n - 1].seq
+                    delivered += s.send(batch, from: first)
+                }
+            }
+            i -= 1
+        }
+        self.batch.removeAll(keepingCapacity: true)
+        return delivered
+    }
+
+    /// Tells every subscriber that has not had `seq` yet that history skips ahead to `seq`
+    /// (from 1 when `newEpoch`: what they hold is void), and moves them past it.
+    func announceGap(to seq: Int64, from start: Int64, newEpoch: Bool) {
+        for u in subscriptions {
+            u._withUnsafeGuaranteedRef { s in
+                guard newEpoch || s.lastSentSeq < seq else { return }
+                s.sendGap(from: newEpoch ? 1 : max(start, s.lastSentSeq + 1), to: seq)
+                s.replayNext = 0
+                s.lastSentSeq = seq
+            }
+        }
+    }
 }
 
-/// One socket's interest in one run. `owner` is the socket (unretained: the socket removes
-/// its subscriptions before it goes away).
-public final class Subscription {
-    /// The run subscribed to.
-    public let run: Run
-    /// The subscribing connection.
-    public let owner: Unmanaged<AnyObject>
-    /// Position in `run.subscriptions` (-1 when removed).
-    public var index = -1
-    /// The last seq delivered (or queued) to the owner; later frames only are sent.
-    public var lastSentSeq: Int64
-    /// While replaying history: the next seq to replay (0 when live).
-    public var replayNext: Int64 = 0
-    /// Whether the owner negotiated permessage-deflate with a window that fits the shared compressor.
-    public let wantsCompressed: Bool
+/// Where a new subscriber starts (`Run.resume`): a gap to announce first, if any, and the
+/// first seq to replay (0: nothing to replay, it starts live).
+public struct Resume: Sendable {
+    public let gap: (from: Int64, to: Int64)?
+    public let replayFrom: Int64
+}
 
-    public init(run: Run, owner: AnyObject, lastSentSeq: Int64, wantsCompressed: Bool) {
-        self.run = run
-        self.owner = .passUnretained(owner)
-        self.lastSentSeq = lastSentSeq
-        self.wantsCompressed = wantsCompressed
-    }
+/// The events a run gained during one loop iteration, handed to each of its subscribers.
+/// `serial` differs for every fan-out on a loop, so a transport can prepare its per-batch work
+/// (the iovecs of the shared frames) once and reuse it for every subscriber.
+public struct FanOutBatch {
+    public let events: [Event]
+    public let serial: UInt64
 }

@@ -1,5 +1,6 @@
 import Artifacts
 import Logging
+import Metrics
 import Reactor
 import RedisBridge
 #if canImport(Glibc)
@@ -60,22 +61,32 @@ final class ArtifactService: @unchecked Sendable {
     let maxBytes: Int64
     let retentionDays: Int
 
-    var uploadsInFlight = 0
-    var compressionsInFlight = 0
-    var uploadsTotal = 0
-    var uploadBytesTotal: Int64 = 0
+    let uploadsInFlight: Gauge
+    let compressionsInFlight: Gauge
+    let uploadsTotal: Counter
+    let uploadBytesTotal: Counter
     /// Download windows read in on the worker pool because they were not in the page cache.
-    var downloadDiskReads = 0
-    var compressionOutcomes: [String: Int] = ["compressed": 0, "kept": 0, "failed": 0]
+    let downloadDiskReads: Counter
+    private let compressed: Counter, kept: Counter, failed: Counter
     var cleaner: CleanerSchedule?
 
     /// True while uploads or compressions are running (shutdown waits for them).
-    var busy: Bool { uploadsInFlight > 0 || compressionsInFlight > 0 }
+    var busy: Bool { uploadsInFlight.value > 0 || compressionsInFlight.value > 0 }
 
     /// `runsCleaner`: this loop runs the retention cleaner, its lock taken through `redis`
     /// (this loop's link; nil without Redis).
     init(config: Config, shared: ArtifactShared, loop: EventLoop, disk: WorkerPool, logger: Logger, runsCleaner: Bool,
-         redis: RedisLink?) {
+         redis: RedisLink?, metrics m: MetricsRegistry) {
+        uploadsTotal = m.counter("runwire_artifact_uploads_total", help: "Artifacts stored by this instance.")
+        uploadBytesTotal = m.counter("runwire_artifact_upload_bytes_total", help: "Bytes of artifacts stored by this instance.")
+        uploadsInFlight = m.gauge("runwire_artifact_uploads_in_flight", help: "Uploads being received.")
+        downloadDiskReads = m.counter("runwire_artifact_download_disk_reads_total",
+                                      help: "Download windows (up to 4 MiB) read in on the worker pool because they were not in the page cache.")
+        compressionsInFlight = m.gauge("runwire_trace_compressions_in_flight", help: "Trace compressions queued or running.")
+        let outcomes = "Trace compressions finished, by outcome."
+        compressed = m.counter("runwire_trace_compressions_total", help: outcomes, labels: "outcome=\"compressed\"")
+        failed = m.counter("runwire_trace_compressions_total", help: outcomes, labels: "outcome=\"failed\"")
+        kept = m.counter("runwire_trace_compressions_total", help: outcomes, labels: "outcome=\"kept\"")
         store = ArtifactStore(root: config.storageDir)
         self.shared = shared
         self.loop = loop
@@ -86,7 +97,7 @@ final class ArtifactService: @unchecked Sendable {
         maxBytes = config.maxArtifactBytes
         retentionDays = config.artifactRetentionDays
         if config.enableArtifactCleanup && runsCleaner {
-            cleaner = CleanerSchedule(service: self, config: config, redis: redis)
+            cleaner = CleanerSchedule(service: self, config: config, redis: redis, metrics: m)
         }
     }
 
@@ -111,20 +122,20 @@ final class ArtifactService: @unchecked Sendable {
 
     /// Queues background compression of a trace.
     func compress(_ m: ArtifactMetadata) {
-        compressionsInFlight += 1
+        compressionsInFlight.add(1)
         let compressor = shared.compressor, stopping = shared.stopping
         let runId = m.runId, id = m.id
         shared.compressionPool.submit(on: loop, { compressor.run(runId: runId, id: id, shouldStop: { stopping.isSet }) }) { [self] outcome in
-            compressionsInFlight -= 1
+            compressionsInFlight.add(-1)
             switch outcome {
             case .compressed(let original, let stored):
-                compressionOutcomes["compressed", default: 0] += 1
+                compressed.add()
                 logger.info("trace compressed", metadata: ["runId": "\(runId)", "id": "\(id)", "size": "\(original)", "stored": "\(stored)"])
             case .kept(let original, let compressed):
-                compressionOutcomes["kept", default: 0] += 1
+                kept.add()
                 logger.info("trace kept uncompressed (saves < 5 %)", metadata: ["runId": "\(runId)", "id": "\(id)", "size": "\(original)", "gzip": "\(compressed)"])
             case .failed(let why):
-                compressionOutcomes["failed", default: 0] += 1
+                failed.add()
                 logger.error("trace compression failed; the original stays", metadata: ["runId": "\(runId)", "id": "\(id)", "reason": "\(why)"])
             case .skipped, .cancelled:
                 break
@@ -134,8 +145,8 @@ final class ArtifactService: @unchecked Sendable {
 
     /// A finished upload: counts it and queues a trace for compression.
     func uploaded(_ m: ArtifactMetadata) {
-        uploadsTotal += 1
-        uploadBytesTotal += m.size
+        uploadsTotal.add()
+        uploadBytesTotal.add(Int(m.size))
         if m.compression == .pending { compress(m) }
     }
 

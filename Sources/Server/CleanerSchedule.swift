@@ -1,4 +1,5 @@
 import Artifacts
+import Metrics
 import Reactor
 import RedisBridge
 
@@ -23,9 +24,12 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
     private var next: Double
     private var running = false
     /// Passes run by this instance, passes skipped because another holds the lock, deletions.
-    private(set) var runs = 0, skipped = 0, deleted = 0
+    private let runs: Counter, skipped: Counter, deleted: Counter
 
-    init(service: ArtifactService, config: Config, redis: RedisLink?) {
+    init(service: ArtifactService, config: Config, redis: RedisLink?, metrics m: MetricsRegistry) {
+        runs = m.counter("runwire_cleanup_runs_total", help: "Retention passes this instance ran.")
+        skipped = m.counter("runwire_cleanup_skipped_total", help: "Passes skipped because another instance held the cleanup lock.")
+        deleted = m.counter("runwire_cleanup_deleted_total", help: "Artifacts this instance deleted for age.")
         self.service = service
         cleaner = RetentionCleaner(store: service.store, retentionDays: config.artifactRetentionDays)
         interval = config.cleanupIntervalHours * 3600
@@ -46,7 +50,7 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
                 service.logger.info("cleanup lock acquired", metadata: ["key": "\(Self.lockKey)"])
                 pass(token: token, started: service.loop.now)
             case .null:
-                skipped += 1
+                skipped.add()
                 service.logger.info("cleanup skipped: another instance holds the lock", metadata: ["key": "\(Self.lockKey)"])
                 running = false
             default:
@@ -66,14 +70,14 @@ final class CleanerSchedule: @unchecked Sendable { // confined to the loop's thr
     private func pass(token: String?, started: Double, from cursor: String? = nil, deletedSoFar: Int = 0) {
         let cleaner = self.cleaner
         service.disk.submit(on: service.loop, { cleaner.runBatch(from: cursor) }) { [self] result in
-            deleted += result.deleted
+            deleted.add(result.deleted)
             let thisPass = deletedSoFar + result.deleted
             if result.more && service.loop.now - started < Self.lockTTL / 2 && !service.stopping.isSet {
                 pass(token: token, started: started, from: result.cursor, deletedSoFar: thisPass)
                 return
             }
-            runs += 1
-            service.logger.info("cleanup pass finished", metadata: ["deletedThisPass": "\(thisPass)", "deletedTotal": "\(deleted)"])
+            runs.add()
+            service.logger.info("cleanup pass finished", metadata: ["deletedThisPass": "\(thisPass)", "deletedTotal": "\(deleted.value)"])
             running = false
             if let token, let redis {
                 // Not answered when the link is down: the lock then expires by its TTL.

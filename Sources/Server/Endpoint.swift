@@ -22,6 +22,15 @@ enum Endpoint: Sendable {
 }
 
 extension Endpoint {
+    /// Whether the answer is made at once, on the loop, whatever the backend (health, stats,
+    /// metrics, preflight): such a request never waits for anything but earlier answers.
+    var answersAtOnce: Bool {
+        switch self {
+        case .health, .ready, .wsStats, .metrics, .filePreflight: return true
+        default: return false
+        }
+    }
+
     /// The route table (body limits per route: these GET routes take no body worth keeping).
     static func makeRouter(_ config: Config) -> Router<Endpoint> {
         let r = Router<Endpoint>()

@@ -3,125 +3,161 @@ import HTTP1
 import Reactor
 
 /// The artifact endpoints (API.md "Artifacts"): upload (streamed), list, get, delete, signed
-/// download URLs and the cleaner's stats. Disk work runs on the worker pool; the connection
-/// waits for it without blocking the loop.
+/// download URLs and the cleaner's stats. Disk work runs on the worker pool; its answer comes
+/// back to the request's slot.
 extension HTTPConnection {
     /// `POST /api/tests/{runId}/artifacts?name=&kind=`: checks everything that can be checked
     /// before the body, then streams the body into the store. Returns the bytes used.
-    func startUpload(_ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer, runId: UnsafeRawBufferPointer) -> Int {
-        let raw = UnsafeRawBufferPointer(buf)
-        func refuse(_ status: Int, _ code: String, _ message: String) -> Int {
-            // The body was not read: answer and close.
-            fail(status, code: code, message: message, head: head.method == .head)
-            return -1
-        }
-        switch ctx.hasPublisherKey(head, raw) {
-        case nil: return refuse(401, "unauthorized", "uploading needs an API key: Authorization: Bearer <key>")
-        case false?: return refuse(403, "forbidden", "the API key is not valid")
+    func startUpload(_ r: Incoming) -> Int {
+        let head = r.head
+        switch ctx.auth.publisherKey(head, r.raw, slots: r.slots) {
+        case nil: return refuse(r.slot, head, r.buf, 401, code: "unauthorized", message: "uploading needs an API key: Authorization: Bearer <key>")
+        case false?: return refuse(r.slot, head, r.buf, 403, code: "forbidden", message: "the API key is not valid")
         default: break
         }
-        guard let run = RunID.parse(runId) else { return refuse(400, "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}") }
-        let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        guard let run = RunID.parse(r.param(0)) else {
+            return refuse(r.slot, head, r.buf, 400, code: "invalid_id", message: "runId must match [A-Za-z0-9_.-]{1,128}")
+        }
+        let query = r.query
         guard let nameBytes = query.value("name"), let name = ArtifactHTTP.percentDecode(nameBytes), ArtifactHTTP.validName(name) else {
-            return refuse(400, "invalid_name", "name must be a file name of 1-255 bytes without control characters, '/' or '\\' (percent-encoded)")
+            return refuse(r.slot, head, r.buf, 400, code: "invalid_name",
+                          message: "name must be a file name of 1-255 bytes without control characters, '/' or '\\' (percent-encoded)")
         }
         let kind = query.value("kind").flatMap { ArtifactHTTP.percentDecode($0) } ?? "other"
         guard ArtifactMetadata.kinds.contains(kind) else {
-            return refuse(400, "invalid_kind", "kind must be one of \(ArtifactMetadata.kinds.joined(separator: ", "))")
+            return refuse(r.slot, head, r.buf, 400, code: "invalid_kind", message: "kind must be one of \(ArtifactMetadata.kinds.joined(separator: ", "))")
         }
         let service = ctx.artifacts!
         if head.contentLength > service.maxBytes {
-            return refuse(413, "body_too_large", "the artifact exceeds MAX_ARTIFACT_BYTES (\(service.maxBytes) bytes)")
+            return refuse(r.slot, head, r.buf, 413, code: "body_too_large", message: "the artifact exceeds MAX_ARTIFACT_BYTES (\(service.maxBytes) bytes)")
         }
         if !head.chunked && head.contentLength < 0 {
-            return refuse(411, "length_required", "send the artifact with Content-Length or Transfer-Encoding: chunked")
+            return refuse(r.slot, head, r.buf, 411, code: "length_required", message: "send the artifact with Content-Length or Transfer-Encoding: chunked")
         }
-        continueIfAsked(head)
-        busy = Busy.uploading
-        pendingKeepAlive = head.keepAlive
-        pendingHead = false
-        let s = UploadSession(conn: self, service: service, runId: run, name: name, kind: kind, head: head)
-        session = s
-        deadline = loop.now + ctx.idleTimeout
-        let rest = UnsafeMutableRawBufferPointer(rebasing: buf[head.headLength...])
+        let rest = UnsafeMutableRawBufferPointer(rebasing: r.buf[head.headLength...])
+        let arrived = head.chunked ? rest.count > 0 : Int64(rest.count) >= head.contentLength
+        if AnswerPipeline.continues(expected: head.expectContinue, bodyArrived: arrived, bodyWanted: true) {
+            writeAnswer(r.slot) { $0.append("HTTP/1.1 100 Continue\r\n\r\n") }
+        }
+        let s = UploadSession(owner: self, slot: r.slot, service: service, runId: run, name: name, kind: kind, head: head)
+        upload = s
+        phase = .upload
+        deadline = loop.now + limits.idleTimeout
         let used = s.feed(rest)
-        if s.bodyDone && busy == Busy.uploading { // an empty body: `feed` saw none of it
-            busy = Busy.waiting // the commit is running; later requests wait for its answer
-            hold()
-        }
-        return isClosed ? -1 : head.headLength + used
+        if upload === s && s.bodyDone { bodyRead() }
+        return isClosed ? r.buf.count : head.headLength + used
+    }
+
+    /// The upload's body is all read: what follows is the next request (its answer comes with
+    /// the commit, in its slot).
+    func bodyRead() {
+        upload = nil
+        phase = .heads
+        uploadPaused = false
+        endOfRequest()
+        updateReading()
     }
 
     /// Reading artifacts needs what reading events needs: with TOKEN_SECRET, a token for the
     /// run (or a publisher key); otherwise nothing.
-    private func readRefusal(_ head: RequestHead, _ raw: UnsafeRawBufferPointer, runId: String) -> SubscriberToken.Refusal? {
-        let publisher = !ctx.apiKeys.isEmpty && ctx.hasPublisherKey(head, raw) == true
-        if publisher { return nil }
-        let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
-        return ctx.refuseSubscriber(query.value("token"), runId: runId)
+    private func readRefusal(_ r: Incoming, runId: String) -> SubscriberToken.Refusal? {
+        if ctx.auth.isPublisher(r.head, r.raw, slots: r.slots) { return nil }
+        return ctx.auth.refuseSubscriber(r.query.value("token"), runId: runId)
     }
 
-    /// The JSON artifact endpoints and signed files.
-    func artifactRequest(_ endpoint: Endpoint, _ head: RequestHead, _ buf: UnsafeMutableRawBufferPointer,
-                         path: UnsafeRawBufferPointer, params: RouteParams) {
-        let raw = UnsafeRawBufferPointer(buf)
+    /// The JSON artifact endpoints.
+    func artifactRequest(_ endpoint: Endpoint, _ r: Incoming) {
         let service = ctx.artifacts!
         let store = service.store
+        let slot = r.slot
         if case .cleanupStats = endpoint {
-            awaitOffLoop(head)
-            service.stats { [self] stats in answerOffLoop(200, json: service.statsJSON(stats)) }
+            service.stats { [self] stats in respond(slot, 200, json: service.statsJSON(stats)) }
             return
         }
-        if case .file = endpoint { return serveFile(head, raw, path: path, params: params) }
-        guard let runId = RunID.parse(params.bytes(0, in: path)) else {
-            return reply(400, error: "invalid_id", "runId must match [A-Za-z0-9_.-]{1,128}", head)
+        guard let runId = RunID.parse(r.param(0)) else {
+            return fail(slot, 400, code: "invalid_id", message: "runId must match [A-Za-z0-9_.-]{1,128}")
         }
-        let artifactId = params.count > 1 ? RunID.parse(params.bytes(1, in: path)) ?? "" : "-"
+        let artifactId = r.params.count > 1 ? RunID.parse(r.param(1)) ?? "" : "-"
         if artifactId.isEmpty {
-            return reply(400, error: "invalid_id", "artifactId must match [A-Za-z0-9_.-]{1,128}", head)
+            return fail(slot, 400, code: "invalid_id", message: "artifactId must match [A-Za-z0-9_.-]{1,128}")
         }
         if case .deleteArtifact = endpoint {
-            switch ctx.hasPublisherKey(head, raw) {
-            case nil: return reply(401, error: "unauthorized", "deleting needs an API key: Authorization: Bearer <key>", head)
-            case false?: return reply(403, error: "forbidden", "the API key is not valid", head)
+            switch ctx.auth.publisherKey(r.head, r.raw, slots: r.slots) {
+            case nil: return fail(slot, 401, code: "unauthorized", message: "deleting needs an API key: Authorization: Bearer <key>")
+            case false?: return fail(slot, 403, code: "forbidden", message: "the API key is not valid")
             default: break
             }
-        } else if let refusal = readRefusal(head, raw, runId: runId) {
-            return reply(refusal.status, error: refusal.code, refusal.message, head)
+        } else if let refusal = readRefusal(r, runId: runId) {
+            return fail(slot, refusal.status, code: refusal.code, message: refusal.message)
         }
         let notFound = "no artifact \(artifactId) in run \(runId)"
         switch endpoint {
         case .listArtifacts:
-            awaitOffLoop(head)
             offLoop({ store.list(runId).map(\.apiJSON) }) { [self] items in
-                answerOffLoop(200, json: "[" + items.joined(separator: ",") + "]")
+                respond(slot, 200, json: "[" + items.joined(separator: ",") + "]")
             }
         case .getArtifact:
-            awaitOffLoop(head)
             offLoop({ store.metadata(runId, artifactId) }) { [self] meta in
-                if let meta { answerOffLoop(200, json: meta.apiJSON) } else { failOffLoop(404, code: "artifact_not_found", message: notFound) }
+                if let meta { respond(slot, 200, json: meta.apiJSON) } else { fail(slot, 404, code: "artifact_not_found", message: notFound) }
             }
         case .deleteArtifact:
-            awaitOffLoop(head)
             offLoop({ store.delete(runId, artifactId) }) { [self] deleted in
-                if deleted { answerOffLoopEmpty(204) } else { failOffLoop(404, code: "artifact_not_found", message: notFound) }
+                if deleted { respondEmpty(slot, 204) } else { fail(slot, 404, code: "artifact_not_found", message: notFound) }
             }
         case .downloadArtifact:
-            let query = Query(bytes: head.query(in: raw) ?? UnsafeRawBufferPointer(start: nil, count: 0))
-            let redirect = query.string("redirect").map { $0 == "1" || $0 == "true" } ?? false
-            awaitOffLoop(head)
+            let redirect = r.query.string("redirect").map { $0 == "1" || $0 == "true" } ?? false
             offLoop({ store.metadata(runId, artifactId) != nil }) { [self] exists in
-                guard exists else { return failOffLoop(404, code: "artifact_not_found", message: notFound) }
-                let now = Timestamp.now()
-                let (url, expires) = service.signedURL(runId: runId, id: artifactId, now: now)
+                guard exists else { return fail(slot, 404, code: "artifact_not_found", message: notFound) }
+                let (url, expires) = service.signedURL(runId: runId, id: artifactId, now: Timestamp.now())
                 if redirect {
-                    answerOffLoopEmpty(302, extraHeaders: "Location: \(url)\r\nCache-Control: no-store\r\n")
+                    respondEmpty(slot, 302, headers: "Location: \(url)\r\nCache-Control: no-store\r\n")
                 } else {
-                    answerOffLoop(200, json: "{\"url\":\(jsonString(url)),\"expiresAt\":\"\(Timestamp.iso(Double(expires)))\",\"expiresIn\":\(service.signedURLTTL)}")
+                    respond(slot, 200, json: "{\"url\":\(jsonString(url)),\"expiresAt\":\"\(Timestamp.iso(Double(expires)))\",\"expiresIn\":\(service.signedURLTTL)}")
                 }
             }
         default:
             break
         }
     }
+
+    /// Runs `work` on the worker pool, then `then` with its result on this connection's loop
+    /// (unless the connection closed meanwhile).
+    func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+        let box = LoopBound(value: then)
+        let me = LoopBound(value: self)
+        ctx.server.pool.submit(on: loop, work) { result in
+            guard !me.value.isClosed else { return }
+            box.value(result)
+        }
+    }
+}
+
+extension HTTPConnection: UploadOwner {
+    func uploadWantsBody(_ more: Bool) {
+        uploadPaused = !more
+        updateReading()
+    }
+
+    func uploadProgressed() {
+        deadline = loop.now + limits.idleTimeout
+    }
+
+    func uploadEnded(_ slot: Slot, _ result: Result<ArtifactMetadata, UploadFailure>) {
+        if let u = upload, u.slot == slot { // ended while its body was being read: a failure
+            upload = nil
+            phase = .heads
+            uploadPaused = false
+        }
+        guard !isClosed else { return }
+        switch result {
+        case .success(let meta): respond(slot, 201, json: meta.apiJSON)
+        case .failure(let f): fail(slot, f.status, code: f.code, message: f.message, close: f.bodyUnread)
+        }
+    }
+}
+
+/// Carries a loop-confined value through a `@Sendable` closure that hands it back to the same
+/// loop (the worker pool's completion runs on the submitting loop's thread).
+struct LoopBound<T>: @unchecked Sendable {
+    let value: T
 }

@@ -4,18 +4,18 @@ import Reactor
 /// What lets several loops of one process (`LOOPS` > 1) act as one hub: the one owner of
 /// every run's `seq` and epoch, and an inbox per loop.
 ///
-/// A publish on any loop takes the lock once for its whole batch, numbers the events, encodes
-/// each frame once and appends it to every loop's inbox — in one order, the lock's. Each loop
+/// A publish on any loop takes the lock once for its whole batch, numbers the events, makes
+/// each event once and appends it to every loop's inbox — in one order, the lock's. Each loop
 /// drains its own inbox just before it fans out (its own publishes too, so they keep that
 /// order) and keeps a full replica of every run's history: subscribing, replay, resume and
-/// history reads stay loop-local, and the fan-out path takes no lock. Frames are shared,
-/// immutable bytes (their compressed variant is made once, under the frame's own lock).
+/// history reads stay loop-local, and the fan-out path takes no lock. Events are shared and
+/// immutable (their encodings are made once, by whichever loop needs one first).
 final class LoopBus: @unchecked Sendable {
-    /// One published frame on its way to a loop.
+    /// One published event on its way to a loop.
     struct Delivery {
         let runId: String
         let epoch: String
-        let frame: EventFrame
+        let event: Event
         let finishes: Bool
         /// The loop that published it.
         let origin: Int
@@ -57,7 +57,7 @@ final class LoopBus: @unchecked Sendable {
 
     private func owner(_ runId: String, now: Double) -> Owner {
         if let o = runs[runId] { return o }
-        let o = Owner(epoch: Hub.newEpoch(), lastActivity: now)
+        let o = Owner(epoch: newEpoch(), lastActivity: now)
         runs[runId] = o
         return o
     }
@@ -70,17 +70,17 @@ final class LoopBus: @unchecked Sendable {
         let seqs: (Int64, Int64) = lock.withLock {
             var o = owner(runId, now: now)
             let first = o.lastSeq + 1
-            for r in ranges {
-                let data = UnsafeRawBufferPointer(rebasing: body[r])
-                o.lastSeq += 1
-                let seq = o.lastSeq
-                var id = runId
-                let frame = id.withUTF8 { EventFrame.encode(runId: UnsafeRawBufferPointer($0), seq: seq, time: time, data: data) }
-                frame.share()
-                let d = Delivery(runId: runId, epoch: o.epoch, frame: frame, finishes: EventBody.finishesRun(data), origin: origin)
-                for l in inboxes.indices {
-                    if inboxes[l].isEmpty && l != origin, let w = wakes[l] { wake.append(w) }
-                    inboxes[l].append(d)
+            var id = runId
+            id.withUTF8 { idBytes in
+                for r in ranges {
+                    let data = UnsafeRawBufferPointer(rebasing: body[r])
+                    o.lastSeq += 1
+                    let e = Event.make(runId: UnsafeRawBufferPointer(idBytes), seq: o.lastSeq, time: time, data: data)
+                    let d = Delivery(runId: runId, epoch: o.epoch, event: e, finishes: EventBody.finishesRun(data), origin: origin)
+                    for l in inboxes.indices {
+                        if inboxes[l].isEmpty && l != origin, let w = wakes[l] { wake.append(w) }
+                        inboxes[l].append(d)
+                    }
                 }
             }
             o.lastActivity = now
@@ -113,5 +113,71 @@ final class LoopBus: @unchecked Sendable {
             let active = activeByLoop.reduce(into: Set<String>()) { $0.formUnion($1) }
             runs = runs.filter { id, o in now - o.lastActivity < forgetAfter || active.contains(id) }
         }
+    }
+}
+
+/// The backend of one loop when the loops of a process share one order (`LOOPS` > 1):
+/// publishes go through the `LoopBus`; everything else reads this loop's replica, once the
+/// loop has taken in what the bus holds for it.
+final class LoopBusRuns: LocalRuns {
+    let bus: LoopBus
+    let index: Int
+    private let loop: EventLoop
+    private var deliveries: [LoopBus.Delivery] = []
+    /// Deliveries may wait in this loop's inbox (its own publishes, or the bus's wake-up):
+    /// the bus lock is taken before the fan-out only then.
+    private var pending = false
+
+    init(config: Config, events: EventCounters, bus: LoopBus, index: Int, loop: EventLoop) {
+        self.bus = bus
+        self.index = index
+        self.loop = loop
+        super.init(config: config, events: events)
+        registry.origin = { [unowned loop] id in bus.state(of: id, now: loop.now) }
+        let me = LoopBound(value: Unmanaged.passUnretained(self)) // the loops outlive the bus's use
+        bus.attach(loop, index: index) { me.value.takeUnretainedValue().pending = true }
+    }
+
+    override func publish(_ b: PublishBatch, waiter: BackendWaiter, tag: UInt32) -> BackendAnswer? {
+        events.published.add(b.ranges.count)
+        pending = true // this loop applies them when it drains, in the bus's one order
+        let seqs = withTime(b.now) { bus.publish(b.runId, b.body, b.ranges, time: $0, now: b.now, from: index) }
+        return .published(first: seqs.first, last: seqs.last)
+    }
+
+    override func history(_ runId: String, since: Int64, limit: Int, now: Double, waiter: BackendWaiter, tag: UInt32) -> BackendAnswer? {
+        drain(now: now) // what the other loops published so far
+        return super.history(runId, since: since, limit: limit, now: now, waiter: waiter, tag: tag)
+    }
+
+    override func subscribe(_ runId: String, now: Double, waiter: RunWaiter, since: Int64?, epoch: String?) -> Run? {
+        drain(now: now) // this loop's replica is complete up to now
+        return super.subscribe(runId, now: now, waiter: waiter, since: since, epoch: epoch)
+    }
+
+    override var hasWorkBeforeFanOut: Bool { true }
+
+    override func beforeFanOut() {
+        if pending { drain(now: loop.now) }
+    }
+
+    override func sweep(now: Double) {
+        super.sweep(now: now)
+        bus.reportActive(index, Set(registry.activeRunIds))
+        if index == 0 { bus.sweep(now: now) }
+    }
+
+    override var activeRunCount: Int { bus.activeRunCount() }
+
+    /// Applies what the loops published since the last drain (this loop's own publishes too:
+    /// all in the bus's one order).
+    private func drain(now: Double) {
+        pending = false
+        bus.drain(index, into: &deliveries)
+        guard !deliveries.isEmpty else { return }
+        for d in deliveries where registry.apply(d.event, runId: d.runId, epoch: d.epoch, finishes: d.finishes, now: now) {
+            if d.origin != index { events.relayed.add() } // this loop's own were counted as published
+        }
+        deliveries.removeAll(keepingCapacity: true)
     }
 }

@@ -1,5 +1,7 @@
 import Logging
+import Metrics
 import Reactor
+import RedisBridge
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +21,8 @@ public final class RunwireServer: @unchecked Sendable {
     let pool: WorkerPool
     private var listeners: [Listener?] = []
     private var contexts: [LoopContext] = []
+    /// Every metric of this process (`/metrics`); each part registers its own.
+    let metrics = MetricsRegistry()
     private var context: LoopContext { contexts[0] }
     private var threads: [pthread_t] = []
     /// What every loop's artifact service shares: signer, compression pool, stop flag.
@@ -43,12 +47,23 @@ public final class RunwireServer: @unchecked Sendable {
         let bus = loops.count > 1 ? LoopBus(loops: loops.count, forgetAfter: config.runIdleTimeout + config.runFinishedGrace) : nil
         let shared = ArtifactShared(config: config, logger: logger)
         artifactShared = shared
+        // With REDIS_URL: one link (LOOPS is 1 then), for the runs, the cluster registry and
+        // the cleaner's lock.
+        let link = config.redisURL.map {
+            RedisLink(loop: loop, endpoint: $0, pubsub: config.useRedisWebSocket, connectTimeout: 2, commandTimeout: config.redisCommandTimeout)
+        }
         for (i, l) in loops.enumerated() {
-            let ctx = LoopContext(loop: l, server: self, config: config, bus: bus, index: i)
+            let ctx = LoopContext(loop: l, server: self, config: config, index: i, metrics: metrics) { [self] events -> RunBackend in
+                if let link, config.useRedisWebSocket {
+                    return RedisRuns(config: config, link: link, loop: l, logger: logger, events: events, metrics: metrics)
+                }
+                if let bus { return LoopBusRuns(config: config, events: events, bus: bus, index: i, loop: l) }
+                return LocalRuns(config: config, events: events)
+            }
             // One artifact service per loop (its counters are loop-confined); the first loop
             // also runs the retention cleaner and resumes pending compressions.
             ctx.artifacts = ArtifactService(config: config, shared: shared, loop: l, disk: pool, logger: logger, runsCleaner: i == 0,
-                                            redis: ctx.redis?.link)
+                                            redis: link, metrics: metrics)
             contexts.append(ctx)
             // Every loop listens on the same port (SO_REUSEPORT): the kernel spreads the accepts.
             let listener = try Listener(loop: l, host: config.host, port: i == 0 ? config.port : port,
@@ -57,12 +72,12 @@ public final class RunwireServer: @unchecked Sendable {
             listeners.append(listener)
             l.onSweep = { [unowned self] now in self.sweep(now, loop: i) }
         }
+        if let link { startRedis(link) }
+        registerServerMetrics()
         probe()
         context.artifacts?.startUp()
-        var mode = "embedded (no Redis)"
-        if config.redisURL != nil { mode = "redis" }
         logger.info("listening", metadata: [
-            "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(mode)",
+            "address": "\(config.host):\(port)", "serverId": "\(serverId)", "mode": "\(config.redisURL != nil ? "redis" : "embedded (no Redis)")",
             "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")", "loops": "\(loops.count)",
         ])
         if let u = config.redisURL {
@@ -73,6 +88,38 @@ public final class RunwireServer: @unchecked Sendable {
             logger.notice("protected mode: neither API_KEYS nor TOKEN_SECRET is set, so only loopback addresses may be bound")
         }
     }
+
+    /// The Redis side of the first loop: the cluster presence and (with events through Redis)
+    /// the run backend hear of the link's events; then it connects.
+    private func startRedis(_ link: RedisLink) {
+        let ctx = context
+        let presence = ClusterPresence(link: link, loop: loop, logger: logger, serverId: serverId, heartbeat: config.clusterHeartbeat,
+                                       metrics: metrics, ownConnections: { [unowned self] in webSocketCount },
+                                       activeRunIds: { [unowned ctx] in ctx.registry.activeRunIds })
+        ctx.presence = presence
+        let runs = ctx.backend as? RedisRuns
+        link.onCommandUp = { [unowned presence] in presence.commandUp(); runs?.commandUp() }
+        link.onPubSubUp = { [unowned presence] in presence.pubsubUp(); runs?.pubsubUp() }
+        link.onDown = { [unowned presence] pubsub, reason in presence.down(pubsub: pubsub, reason); runs?.down(pubsub: pubsub) }
+        link.onMessage = { channel, payload in runs?.message(channel, payload) }
+        link.onSubscribed = { channel in runs?.subscribed(channel) }
+        link.start()
+    }
+
+    /// What the server itself exports (the parts register their own).
+    private func registerServerMetrics() {
+        let counted = UncheckedBox(listeners.compactMap { $0 })
+        metrics.computed("runwire_accept_exhausted_total", help: "Accepts refused because no descriptor was free.", kind: .counter) {
+            Double(counted.value.reduce(0) { $0 + $1.exhaustedCount })
+        }
+        let start = startTime
+        metrics.computed("runwire_uptime_seconds", help: "Seconds since start.", kind: .gauge) {
+            ((Timestamp.now() - start) * 100).rounded() / 100
+        }
+    }
+
+    /// Open WebSockets of every loop.
+    private var webSocketCount: Int { Int(metrics.value("runwire_ws_connections") ?? 0) }
 
     /// Stops on SIGTERM/SIGINT (through the loop, so the handler runs on the loop's thread).
     public func handleSignals() {
@@ -118,7 +165,7 @@ public final class RunwireServer: @unchecked Sendable {
     private func shutdown() {
         guard listeners.first! != nil else { return }
         logger.info("stopping", metadata: ["connections": "\(loop.socketCount)"])
-        context.redis?.leave { }
+        context.presence?.leave { } // after the commands already sent: their answers come first
         for i in loops.indices.dropFirst() { loops[i].post { [self] in self.shutdown(loop: i) } }
         shutdown(loop: 0)
     }
@@ -130,8 +177,8 @@ public final class RunwireServer: @unchecked Sendable {
         listeners[i] = nil
         let graceEnd = l.now + 5
         l.forEachSocket { s in
-            if let ws = s as? WebSocketConnection { ws.close(with: 1001, reason: "server shutting down") }
-            else if let h = s as? HTTPConnection, h.busy != 0 { h.closeWhenAnswered = true }
+            if let ws = s as? WebSocketConnection { ws.shutDown() }
+            else if let h = s as? HTTPConnection { h.shutDown() }
             else if s.output.isEmpty { s.close() } else { s.finish() }
         }
         contexts[i].stopWhenIdleAfter = graceEnd
@@ -149,16 +196,10 @@ public final class RunwireServer: @unchecked Sendable {
 
     private func sweep(_ now: Double, loop i: Int) {
         let ctx = contexts[i]
-        ctx.hub.registry.sweep(now: now)
-        if let bus = ctx.bus {
-            var active = Set<String>()
-            for (id, r) in ctx.hub.registry.runs where !r.subscriptions.isEmpty { active.insert(id) }
-            bus.reportActive(i, active)
-        }
+        ctx.backend.sweep(now: now)
         guard i == 0 else { return }
         if now - lastProbe >= 5 { probe() }
-        ctx.bus?.sweep(now: now)
-        ctx.redis?.sweep(now: now)
+        ctx.presence?.sweep(now: now)
         ctx.artifacts?.sweep(now: now)
     }
 
@@ -181,11 +222,7 @@ public final class RunwireServer: @unchecked Sendable {
     var readiness: (Bool, String) {
         var problems: [String] = []
         if let p = storeProblem { problems.append("store: \(p)") }
-        if let r = context.redis {
-            let stalled = r.link.stalledFor(now: loop.now)
-            if !r.link.isUp { problems.append("redis: \(r.link.problem)") }
-            else if stalled > 2 { problems.append("redis: no answer for \(Int(stalled)) s") }
-        }
+        if let p = context.presence?.problem { problems.append("redis: \(p)") }
         return (problems.isEmpty, problems.joined(separator: "; "))
     }
 
@@ -197,110 +234,14 @@ public final class RunwireServer: @unchecked Sendable {
         return "\(centis / 100).\(frac < 10 ? "0" : "")\(frac)"
     }
 
-    private func artifactMetrics() -> String {
-        let all = contexts.compactMap(\.artifacts)
-        guard let a = all.first else { return "" }
-        func sum(_ f: (ArtifactService) -> Int) -> Int { all.reduce(0) { $0 + f($1) } }
-        var outcomes: [String: Int] = [:]
-        for s in all { outcomes.merge(s.compressionOutcomes, uniquingKeysWith: +) }
-        var lines = """
-        # HELP runwire_artifact_uploads_total Artifacts stored by this instance.
-        # TYPE runwire_artifact_uploads_total counter
-        runwire_artifact_uploads_total \(sum { $0.uploadsTotal })
-        # HELP runwire_artifact_upload_bytes_total Bytes of artifacts stored by this instance.
-        # TYPE runwire_artifact_upload_bytes_total counter
-        runwire_artifact_upload_bytes_total \(all.reduce(Int64(0)) { $0 + $1.uploadBytesTotal })
-        # HELP runwire_artifact_uploads_in_flight Uploads being received.
-        # TYPE runwire_artifact_uploads_in_flight gauge
-        runwire_artifact_uploads_in_flight \(sum { $0.uploadsInFlight })
-        # HELP runwire_artifact_download_disk_reads_total Download windows (up to 4 MiB) read in on the worker pool because they were not in the page cache.
-        # TYPE runwire_artifact_download_disk_reads_total counter
-        runwire_artifact_download_disk_reads_total \(sum { $0.downloadDiskReads })
-        # HELP runwire_trace_compressions_in_flight Trace compressions queued or running.
-        # TYPE runwire_trace_compressions_in_flight gauge
-        runwire_trace_compressions_in_flight \(sum { $0.compressionsInFlight })
-        # HELP runwire_trace_compressions_total Trace compressions finished, by outcome.
-        # TYPE runwire_trace_compressions_total counter
-
-        """
-        for k in outcomes.keys.sorted() { lines += "runwire_trace_compressions_total{outcome=\"\(k)\"} \(outcomes[k]!)\n" }
-        if let c = a.cleaner {
-            lines += """
-            # HELP runwire_cleanup_runs_total Retention passes this instance ran.
-            # TYPE runwire_cleanup_runs_total counter
-            runwire_cleanup_runs_total \(c.runs)
-            # HELP runwire_cleanup_skipped_total Passes skipped because another instance held the cleanup lock.
-            # TYPE runwire_cleanup_skipped_total counter
-            runwire_cleanup_skipped_total \(c.skipped)
-            # HELP runwire_cleanup_deleted_total Artifacts this instance deleted for age.
-            # TYPE runwire_cleanup_deleted_total counter
-            runwire_cleanup_deleted_total \(c.deleted)
-
-            """
-        }
-        return String(lines.dropLast())
-    }
-
     func statsJSON(now: Double) -> String {
-        let local = contexts.reduce(0) { $0 + $1.webSockets }
-        let active = context.redis?.clusterActiveRuns ?? context.bus?.activeRunCount() ?? context.hub.registry.activeRunCount
-        return "{\"serverId\":\"\(serverId)\",\"localConnections\":\(local),\"redisConnections\":\(context.redis?.redisConnections ?? 0),\"activeRuns\":\(active),\"uptime\":\(uptime(now))}"
+        let active = context.presence?.clusterActiveRuns ?? context.backend.activeRunCount
+        return "{\"serverId\":\"\(serverId)\",\"localConnections\":\(webSocketCount),\"redisConnections\":\(context.presence?.redisConnections ?? 0),\"activeRuns\":\(active),\"uptime\":\(uptime(now))}"
     }
+}
 
-    func metricsText(now: Double) -> String {
-        let c = context
-        func sum(_ f: (LoopContext) -> Int) -> Int { contexts.reduce(0) { $0 + f($1) } }
-        return """
-        # HELP runwire_http_connections Open HTTP connections.
-        # TYPE runwire_http_connections gauge
-        runwire_http_connections \(sum { $0.connections })
-        # HELP runwire_http_requests_total Requests answered.
-        # TYPE runwire_http_requests_total counter
-        runwire_http_requests_total \(sum { $0.requests })
-        # HELP runwire_http_errors_total Requests answered with an error status.
-        # TYPE runwire_http_errors_total counter
-        runwire_http_errors_total \(sum { $0.errors })
-        # HELP runwire_accept_exhausted_total Accepts refused because no descriptor was free.
-        # TYPE runwire_accept_exhausted_total counter
-        runwire_accept_exhausted_total \(listeners.reduce(0) { $0 + ($1?.exhaustedCount ?? 0) })
-        # HELP runwire_ws_connections Open WebSocket connections.
-        # TYPE runwire_ws_connections gauge
-        runwire_ws_connections \(sum { $0.webSockets })
-        # HELP runwire_loop_ws_connections Open WebSocket connections per event loop.
-        # TYPE runwire_loop_ws_connections gauge
-        \(contexts.map { "runwire_loop_ws_connections{loop=\"\($0.loopIndex)\"} \($0.webSockets)" }.joined(separator: "\n"))
-        # HELP runwire_events_published_total Events published on this instance.
-        # TYPE runwire_events_published_total counter
-        runwire_events_published_total \(sum { $0.hub.published })
-        # HELP runwire_event_deliveries_total Event frames handed to subscriber sockets.
-        # TYPE runwire_event_deliveries_total counter
-        runwire_event_deliveries_total \(sum { $0.hub.deliveries })
-        # HELP runwire_ws_slow_consumers_closed_total Subscribers closed with 1013 for falling behind.
-        # TYPE runwire_ws_slow_consumers_closed_total counter
-        runwire_ws_slow_consumers_closed_total \(sum { $0.hub.slowConsumersClosed })
-        # HELP runwire_events_relayed_total Events received from Redis (or from the other loops of this process).
-        # TYPE runwire_events_relayed_total counter
-        runwire_events_relayed_total \(sum { $0.hub.relayed })
-        # HELP runwire_redis_up Whether the Redis connections are up (1) or not (0; 1 without Redis).
-        # TYPE runwire_redis_up gauge
-        runwire_redis_up \(c.redis.map { $0.link.isUp ? 1 : 0 } ?? 1)
-        # HELP runwire_redis_catch_up_events_total Events read from Redis history to fill what pub/sub missed or to sync a run.
-        # TYPE runwire_redis_catch_up_events_total counter
-        runwire_redis_catch_up_events_total \(c.redis?.catchUpEvents ?? 0)
-        # HELP runwire_redis_epoch_changes_total Runs whose epoch changed in Redis (its data was lost).
-        # TYPE runwire_redis_epoch_changes_total counter
-        runwire_redis_epoch_changes_total \(c.redis?.epochChanges ?? 0)
-        # HELP runwire_history_bytes Bytes of run history held (the loops' replicas share their frames: counted once).
-        # TYPE runwire_history_bytes gauge
-        runwire_history_bytes \(c.hub.registry.totalBytes)
-        # HELP runwire_runs Runs held in memory.
-        # TYPE runwire_runs gauge
-        runwire_runs \(c.hub.registry.runs.count)
-        \(artifactMetrics())
-        # HELP runwire_uptime_seconds Seconds since start.
-        # TYPE runwire_uptime_seconds gauge
-        runwire_uptime_seconds \(uptime(now))
-
-        """
-    }
+/// Hands a value to a `@Sendable` closure that only reads thread-safe parts of it (atomics).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -2,6 +2,26 @@ import Artifacts
 import HTTP1
 import Reactor
 
+/// The connection an upload reads its body from, and answers through.
+protocol UploadOwner: AnyObject {
+    /// Backpressure: `false` while both chunks wait for the disk (read no more), `true` again
+    /// once one is free.
+    func uploadWantsBody(_ more: Bool)
+    /// Body bytes arrived (the idle timeout restarts).
+    func uploadProgressed()
+    /// The upload ended: stored, or why not (`bodyUnread`: the body was not read to its end,
+    /// so the connection must close after the answer).
+    func uploadEnded(_ slot: AnswerPipeline.Slot, _ result: Result<ArtifactMetadata, UploadFailure>)
+}
+
+/// Why an upload was not stored, as the answer says it.
+struct UploadFailure: Error {
+    let status: Int
+    let code: String
+    let message: String
+    let bodyUnread: Bool
+}
+
 /// One streamed artifact upload on an HTTP connection.
 ///
 /// Body bytes (Content-Length or chunked, RFC 9112 §6.3 and §7.1) are copied from the loop's
@@ -13,7 +33,9 @@ import Reactor
 final class UploadSession: @unchecked Sendable { // confined to the loop's thread
     static let chunkSize = 256 * 1024
 
-    private var conn: HTTPConnection?
+    private weak var owner: UploadOwner?
+    /// The answer slot of the upload request.
+    let slot: AnswerPipeline.Slot
     private let service: ArtifactService
     private let runId: String, name: String, kind: String
     private let chunked: Bool
@@ -28,8 +50,9 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
     /// Finished (committed) or aborted: no more jobs.
     private var ended = false
 
-    init(conn: HTTPConnection, service: ArtifactService, runId: String, name: String, kind: String, head: RequestHead) {
-        self.conn = conn
+    init(owner: UploadOwner, slot: AnswerPipeline.Slot, service: ArtifactService, runId: String, name: String, kind: String, head: RequestHead) {
+        self.owner = owner
+        self.slot = slot
         self.service = service
         self.runId = runId
         self.name = name
@@ -41,7 +64,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         let size = head.chunked ? Self.chunkSize : Int(max(1, min(Int64(Self.chunkSize), remaining)))
         filling = ByteChunk(capacity: size)
         spare = ByteChunk(capacity: size)
-        service.uploadsInFlight += 1
+        service.uploadsInFlight.add(1)
         pump()
     }
 
@@ -84,10 +107,9 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
             fail(413, "body_too_large", "the artifact exceeds MAX_ARTIFACT_BYTES (\(service.maxBytes) bytes)")
             return bytes.count
         }
-        conn?.deadline = loop.now + (conn?.ctx.idleTimeout ?? 60)
-        // Full chunks or a complete body: read nothing more until the disk has caught up.
-        if bodyDone { conn?.busy = HTTPConnection.Busy.waiting } // the answer comes with the commit
-        if bodyDone || at < bytes.count { conn?.hold() }
+        owner?.uploadProgressed()
+        // Both chunks full: read nothing more until the disk has caught up.
+        if !bodyDone && at < bytes.count { owner?.uploadWantsBody(false) }
         pump()
         return at
     }
@@ -126,7 +148,7 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
                 if ended { discard(); return }
                 if let error { storeFailed(error); return }
                 pump()
-                if !bodyDone, let c = conn, c.isHeld { c.release() }
+                if !bodyDone { owner?.uploadWantsBody(true) }
             }
             return
         }
@@ -140,11 +162,12 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
             switch result {
             case .success(let meta):
                 service.uploaded(meta)
-                conn?.answerOffLoop(201, json: meta.apiJSON)
+                owner?.uploadEnded(slot, .success(meta))
             case .failure(let e):
-                conn?.failOffLoop(Self.status(e), code: Self.code(e), message: "the upload could not be stored: \(e)", close: true)
+                owner?.uploadEnded(slot, .failure(UploadFailure(status: Self.status(e), code: Self.code(e),
+                                                          message: "the upload could not be stored: \(e)", bodyUnread: false)))
             }
-            conn = nil
+            owner = nil
         }
     }
 
@@ -172,14 +195,15 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
         guard !ended else { return }
         end()
         if !jobRunning { discard() }
-        conn?.failOffLoop(status, code: code, message: message, close: true)
-        conn = nil
+        let o = owner
+        owner = nil
+        o?.uploadEnded(slot, .failure(UploadFailure(status: status, code: code, message: message, bodyUnread: !bodyDone)))
     }
 
     /// The connection closed (peer gone, timeout, shutdown). A body that had not fully arrived
     /// is aborted; a complete one is still committed (only the answer is lost).
     func connectionClosed() {
-        conn = nil
+        owner = nil
         guard !ended, !bodyDone else { return }
         end()
         if !jobRunning { discard() }
@@ -195,6 +219,6 @@ final class UploadSession: @unchecked Sendable { // confined to the loop's threa
     private func end() {
         guard !ended else { return }
         ended = true
-        service.uploadsInFlight -= 1
+        service.uploadsInFlight.add(-1)
     }
 }

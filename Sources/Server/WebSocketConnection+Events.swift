@@ -11,80 +11,66 @@ extension WebSocketConnection {
     /// Bytes of history queued per replay step; the rest follows as the socket drains.
     static let replayPage = 256 * 1024
 
-    // MARK: Live delivery (called by the hub's fan-out)
+    // MARK: Live delivery (called by the run's fan-out)
 
-    /// Queues the frames of `sub`'s run that this socket has not had yet; returns how many.
+    /// Queues `batch.events[first...]` for one of this socket's subscriptions; returns how
+    /// many went out. The frames are shared: one `writev` pointing at them, copied only for
+    /// what the kernel does not take.
     @inline(__always)
-    func deliver(_ sub: Subscription, _ frames: [EventFrame], _ iov: UnsafeMutableBufferPointer<iovec>, total: Int) -> Int {
-        guard !closeSent, sub.replayNext == 0 else { return 0 } // a replay in progress covers them
-        var first = 0
+    func deliver(_ batch: FanOutBatch, from first: Int, compressed: Bool) -> Int {
+        guard !closeSent else { return 0 }
+        let (iov, total) = compressed
+            ? frames.deflated(batch, using: ctx.resources.compressor(windowBits: 15))
+            : frames.plain(batch)
         var bytes = total
-        while first < frames.count && frames[first].seq <= sub.lastSentSeq {
-            bytes -= iov[first].iov_len
-            first += 1
-        }
-        guard first < frames.count else { return 0 }
-        sub.lastSentSeq = frames[frames.count - 1].seq
-        write(UnsafeMutableBufferPointer(rebasing: iov[first...]), total: bytes)
-        if output.readableCount > ctx.wsMaxQueuedBytes { slowConsumer() }
-        return frames.count - first
+        var i = 0
+        while i < first { bytes -= iov[i].iov_len; i += 1 }
+        // How far behind the subscriber is: what it had not taken before this batch.
+        let behind = output.readableCount
+        write(UnsafeMutableBufferPointer(rebasing: iov[first..<batch.events.count]), total: bytes)
+        if behind > limits.wsMaxQueuedBytes { slowConsumer() }
+        return batch.events.count - first
     }
 
-    /// Backpressure policy: past WS_MAX_QUEUED_BYTES the socket is closed with 1013 (try again
-    /// later) and counted; the client reconnects with `since` and misses nothing.
+    /// Backpressure policy: a subscriber more than WS_MAX_QUEUED_BYTES behind (bytes queued
+    /// for it before the latest batch, which the kernel would not take) is closed with 1013
+    /// (try again later) and counted; it reconnects with `since` and misses nothing. One batch
+    /// larger than the bound does not count against a subscriber that reads.
     private func slowConsumer() {
-        ctx.hub.slowConsumersClosed += 1
-        close(with: 1013, reason: "send queue over WS_MAX_QUEUED_BYTES; resume with since", grace: 10)
+        ctx.ws.slowConsumersClosed.add()
+        close(with: CloseCode.tryAgainLater, reason: "send queue over WS_MAX_QUEUED_BYTES; resume with since", grace: 10)
     }
 
     // MARK: Subscriptions
 
     /// Subscribes to `runId`: `subscribed`, then (with `since` or a foreign `epoch`) a `gap`
-    /// if history no longer reaches back, the replay, then live events.
-    /// With Redis the run's mirror may first need a read from Redis: the subscription then
-    /// completes (`subscribeLive`) when that read answers.
+    /// if history no longer reaches back, the replay, then live events. The run may first
+    /// need to be read (Redis): the subscription then completes in `runReady`.
     func subscribe(runId: String, since: Int64?, epoch: String?) {
-        let now = loop.now
         let resubscribing = subscriptions.contains { $0.run.id == runId }
-        guard resubscribing || subscriptions.count + waitingSubscriptions < ctx.wsMaxSubscriptions else {
-            sendError("too_many_subscriptions", "a socket may watch at most \(ctx.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
+        guard resubscribing || subscriptions.count + waitingSubscriptions < limits.wsMaxSubscriptions else {
+            sendError("too_many_subscriptions", "a socket may watch at most \(limits.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
             return
         }
-        ctx.drainBus() // with several loops: this loop's replica is complete up to now
-        let run = ctx.hub.registry.run(runId, create: true, now: now)!
-        run.lastActivity = now
-        if let redis = ctx.redis, redis.fansOut, !redis.subscribeWhenLive(self, run: run, since: since, epoch: epoch) {
-            waitingSubscriptions += 1 // counted against the limit until Redis answers
+        guard let run = ctx.backend.subscribe(runId, now: loop.now, waiter: self, since: since, epoch: epoch) else {
+            waitingSubscriptions += 1 // counted against the limit until the run is ready
             return
         }
         subscribeLive(run, since: since, epoch: epoch)
     }
 
-    /// Subscribes to a run whose history is at hand (embedded, or a live Redis mirror).
+    /// Subscribes to a run whose history is at hand.
     func subscribeLive(_ run: Run, since: Int64?, epoch: String?) {
         let runId = run.id
         if let old = subscriptions.firstIndex(where: { $0.run.id == runId }) {
-            subscriptions[old].run.remove(subscriptions[old])
+            run.remove(subscriptions[old])
             subscriptions.remove(at: old)
         }
-        let last = run.lastSeq
-        sendText("{\"type\":\"subscribed\",\"runId\":\"\(runId)\",\"epoch\":\"\(run.epoch)\",\"seq\":\(last)}")
-        let compressed = deflate.map { $0.serverMaxWindowBits == 15 } ?? false
-        let sub = Subscription(run: run, owner: self, lastSentSeq: last, wantsCompressed: compressed)
-        var from: Int64?
-        let first = run.firstRetainedSeq
-        if let epoch, epoch != run.epoch {
-            // Another history: everything the client holds is void; reload from what is retained.
-            sendGap(run, from: 1, to: first - 1)
-            from = first
-        } else if let since, since < last {
-            if since + 1 < first { sendGap(run, from: since + 1, to: first - 1); from = first } else { from = since + 1 }
-        }
-        if let from, from <= last {
-            sub.replayNext = from
-            sub.lastSentSeq = from - 1
-        }
-        run.add(sub)
+        sendText("{\"type\":\"subscribed\",\"runId\":\"\(runId)\",\"epoch\":\"\(run.epoch)\",\"seq\":\(run.lastSeq)}")
+        let resume = run.resume(since: since, epoch: epoch)
+        if let gap = resume.gap { sendGap(run, from: gap.from, to: gap.to) }
+        let sub = WebSocketSubscription(run: run, socket: self, compressed: deflate.map { $0.serverMaxWindowBits == 15 } ?? false)
+        run.add(sub, resume)
         subscriptions.append(sub)
         if sub.replayNext != 0 { replay(sub) }
     }
@@ -106,20 +92,13 @@ extension WebSocketConnection {
     }
 
     /// Queues up to a page of history for `sub`; `drained()` continues it.
-    private func replay(_ sub: Subscription) {
-        let run = sub.run
+    private func replay(_ sub: WebSocketSubscription) {
         prepareOutput()
-        while sub.replayNext != 0 && output.readableCount < Self.replayPage && !closeSent {
-            if sub.replayNext > run.lastSeq { sub.replayNext = 0; break }
-            if let f = run.frame(seq: sub.replayNext) {
-                output.append(f.frame)
-                sub.lastSentSeq = f.seq
-                sub.replayNext += 1
-            } else { // evicted while we replayed
-                let first = run.firstRetainedSeq
-                sendGap(run, from: sub.replayNext, to: first - 1)
-                sub.replayNext = first > run.lastSeq ? 0 : first
-                sub.lastSentSeq = first - 1
+        replaying: while output.readableCount < Self.replayPage && !closeSent {
+            switch sub.nextReplay() {
+            case .event(let e): output.append(EventFrames.plain(e))
+            case .gap(let from, let to): sendGap(sub.run, from: from, to: to)
+            case .done: break replaying
             }
         }
         markForFlush()
@@ -180,12 +159,12 @@ extension WebSocketConnection {
         }
         switch name {
         case "subscribe":
-            if ctx.tokenSecret != nil {
+            if ctx.auth.tokenSecret != nil {
                 var refusal: SubscriberToken.Refusal?
                 if let t = text(token) {
-                    refusal = ctx.refuseSubscriber(t, runId: id)
+                    refusal = ctx.auth.refuseSubscriber(t, runId: id)
                 } else if var h = handshakeToken {
-                    refusal = h.withUTF8 { ctx.refuseSubscriber(UnsafeRawBufferPointer($0), runId: id) }
+                    refusal = h.withUTF8 { ctx.auth.refuseSubscriber(UnsafeRawBufferPointer($0), runId: id) }
                 } else {
                     refusal = .missing
                 }
@@ -214,21 +193,40 @@ extension WebSocketConnection {
                 sendError("invalid_data", "publish needs \"data\": a JSON object", runId: id)
                 return
             }
-            let value = UnsafeRawBufferPointer(rebasing: payload[data])
-            if let redis = ctx.redis, redis.fansOut {
-                redis.publish(id, [Array(value)], finishes: EventBody.finishesRun(value)) { [self] result in
-                    guard !isClosed, !closeSent else { return }
-                    switch result {
-                    case .success(let seqs): sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seqs.last)}")
-                    case .failure(.unavailable(let why)): sendError("redis_unavailable", "Redis is unreachable (\(why)); nothing was published, retry later", runId: id)
-                    case .failure(.lost): sendError("redis_unavailable", "the Redis connection was lost before it answered; the event may or may not have been published", runId: id)
-                    case .failure(.failed(let e)): sendError("redis_error", "Redis answered with an error: \(e)", runId: id)
-                    }
-                }
-                return
+            let batch = PublishBatch(runId: id, body: payload, ranges: [data], now: loop.now)
+            if let answer = ctx.backend.publish(batch, waiter: self, tag: 0) {
+                answered(answer, runId: id)
+            } else {
+                unansweredPublishes.append(id)
             }
-            let seq = ctx.hub.publish(UnsafeRawBufferPointer(payload), [data], to: id, now: loop.now).last
-            sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(seq)}")
         }
+    }
+
+    /// The answer to one publish op.
+    private func answered(_ answer: BackendAnswer, runId id: String) {
+        if !isClosed && !closeSent {
+            switch answer {
+            case .published(_, let last): sendText("{\"type\":\"published\",\"runId\":\"\(id)\",\"seq\":\(last)}")
+            case .failed(.unavailable(let why)): sendError("redis_unavailable", "Redis is unreachable (\(why)); nothing was published, retry later", runId: id)
+            case .failed(.lost): sendError("redis_unavailable", "the Redis connection was lost before it answered; the event may or may not have been published", runId: id)
+            case .failed(.failed(let e)): sendError("redis_error", "Redis answered with an error: \(e)", runId: id)
+            case .history: break
+            }
+        }
+        if closeWhenAnswered && unansweredPublishes.isEmpty && !isClosed { close(with: CloseCode.goingAway, reason: "server shutting down") }
+    }
+}
+
+extension WebSocketConnection: BackendWaiter, RunWaiter {
+    /// A publish op's later answer (they come in the order the ops were sent).
+    func backendAnswered(_ tag: UInt32, _ answer: BackendAnswer) {
+        guard !unansweredPublishes.isEmpty else { return }
+        answered(answer, runId: unansweredPublishes.removeFirst())
+    }
+
+    /// A subscription that waited for its run (Redis read it) completes.
+    func runReady(_ run: Run, since: Int64?, epoch: String?) {
+        waitingSubscriptions -= 1
+        if !isClosed && !closeSent { subscribeLive(run, since: since, epoch: epoch) }
     }
 }

@@ -17,6 +17,9 @@ final class WebSocketConnection: Socket {
 
     let ctx: LoopContext
     let role: Role
+    let limits: Limits
+    /// The loop's fan-out frame lists (held here: one hop less per delivery).
+    let frames: FanOutFrames
     private var parser: WebSocketFrameParser
     /// Negotiated permessage-deflate parameters (nil: none).
     let deflate: DeflateConfig?
@@ -24,9 +27,15 @@ final class WebSocketConnection: Socket {
     private var awaitingPong = false
     private(set) var closeSent = false
     /// Runs this socket watches.
-    var subscriptions: [Subscription] = []
-    /// Subscribe requests waiting for Redis (counted against WS_MAX_SUBSCRIPTIONS).
+    var subscriptions: [WebSocketSubscription] = []
+    /// Subscribe requests waiting for their run (Redis reads it first; counted against
+    /// WS_MAX_SUBSCRIPTIONS).
     var waitingSubscriptions = 0
+    /// The runs of publish ops whose answer (`published` or an error) the backend has not
+    /// given yet, in the order sent.
+    var unansweredPublishes: [String] = []
+    /// Set by shutdown while publishes are unanswered: close with 1001 once they are.
+    var closeWhenAnswered = false
     /// May publish (API key given at the handshake, or no API_KEYS configured).
     var isPublisher = false
     /// The `?token=` of the handshake, used by subscribes that carry none.
@@ -36,10 +45,12 @@ final class WebSocketConnection: Socket {
         self.ctx = ctx
         self.role = role
         self.deflate = deflate
+        limits = ctx.limits
+        frames = ctx.resources.frames
         parser = WebSocketFrameParser(configuration: .init(
-            role: .server, maxMessageSize: ctx.wsMaxMessageBytes, permessageDeflate: deflate != nil))
+            role: .server, maxMessageSize: ctx.limits.wsMaxMessageBytes, permessageDeflate: deflate != nil))
         super.init(fd: fd, loop: ctx.loop)
-        readPauseThreshold = ctx.wsMaxMessageBytes + 65536
+        readPauseThreshold = ctx.limits.wsMaxMessageBytes + 65536
     }
 
     override func received(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
@@ -77,7 +88,7 @@ final class WebSocketConnection: Socket {
             }
         }
         awaitingPong = false
-        deadline = loop.now + ctx.wsPingInterval
+        deadline = loop.now + limits.wsPingInterval
         if !parser.hasPartialMessage {
             parser.releaseBuffer() // an idle socket holds no message buffer
             if let inflater, inflater.noContextTakeover { inflater.release() }
@@ -88,7 +99,7 @@ final class WebSocketConnection: Socket {
     private func inflate(_ payload: UnsafeRawBufferPointer, isText: Bool) -> InflateResult {
         if inflater == nil {
             inflater = PerMessageInflater(noContextTakeover: deflate?.clientNoContextTakeover ?? true,
-                                          maxMessageSize: ctx.wsMaxMessageBytes)
+                                          maxMessageSize: limits.wsMaxMessageBytes)
         }
         return inflater!.inflate(payload, isText: isText)
     }
@@ -104,8 +115,8 @@ final class WebSocketConnection: Socket {
     func send(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         guard !closeSent else { return }
         prepareOutput()
-        if let deflate, ctx.deflatePolicy.shouldCompress(length: payload.count),
-           let packed = ctx.compressor(windowBits: deflate.serverMaxWindowBits).compress(payload) {
+        if let deflate, limits.deflatePolicy.shouldCompress(length: payload.count),
+           let packed = ctx.resources.compressor(windowBits: deflate.serverMaxWindowBits).compress(payload) {
             // RFC 7692 §6.1: RSV1 on the (only) frame of a compressed message.
             let h = FrameEncoder.writeHeader(into: output.reserve(14), rsv1: true, opcode: opcode, payloadLength: packed.count)
             output.writeIndex += h
@@ -142,7 +153,7 @@ final class WebSocketConnection: Socket {
 
     /// The peer broke the protocol: close with `code` (RFC 6455 §7.1.7).
     private func fail(_ code: UInt16, _ reason: StaticString) {
-        ctx.wsProtocolErrors += 1
+        ctx.ws.protocolErrors.add()
         sendClose(code, reason: reason)
         deadline = loop.now + 5
         finish()
@@ -151,6 +162,7 @@ final class WebSocketConnection: Socket {
     /// Server-initiated close (shutdown: 1001 going away; slow consumer: 1013). The peer gets
     /// `grace` seconds to read what is queued before the connection is dropped.
     func close(with code: UInt16, reason: StaticString, grace: Double = 5) {
+        closeWhenAnswered = false
         unsubscribeAll()
         sendClose(code, reason: reason)
         deadline = loop.now + grace
@@ -161,16 +173,23 @@ final class WebSocketConnection: Socket {
         if closeSent || awaitingPong { close(); return } // dead peer, or no close answer
         awaitingPong = true
         sendControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
-        deadline = loop.now + ctx.wsPingInterval
+        deadline = loop.now + limits.wsPingInterval
     }
 
     override func drained() {
         if !subscriptions.isEmpty { continueReplays() }
     }
 
+    /// Shutdown: close with 1001 (going away; clients reconnect with `since`) — once the
+    /// answers to publishes already sent are written, so a publisher is not left guessing.
+    func shutDown() {
+        if !unansweredPublishes.isEmpty { closeWhenAnswered = true; return }
+        close(with: CloseCode.goingAway, reason: "server shutting down")
+    }
+
     override func didClose() {
         unsubscribeAll()
-        ctx.webSockets -= 1
+        ctx.ws.opened(-1)
         parser.releaseBuffer()
         inflater?.release()
     }

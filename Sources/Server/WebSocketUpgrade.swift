@@ -20,9 +20,8 @@ enum WebSocketUpgrade {
 
     /// Validates the request whose head is parsed in `buf` and appends the 101 response to
     /// `out`; throws a `Rejection` describing what was wrong.
-    static func accept(_ head: RequestHead, _ buf: UnsafeRawBufferPointer, ctx: LoopContext,
-                       into out: inout ByteBuffer) throws(Rejection) -> Agreement {
-        let slots = UnsafeBufferPointer(ctx.slots)
+    static func accept(_ head: RequestHead, _ buf: UnsafeRawBufferPointer, slots: UnsafeBufferPointer<HTTPHeaderSlot>,
+                       limits: Limits, into out: inout ByteBuffer) throws(Rejection) -> Agreement {
         let upgradeToWebSocket = head.upgrade && head.hasToken("websocket", inHeader: "upgrade", in: buf, slots: slots)
         guard upgradeToWebSocket else {
             throw Rejection(status: 426, code: "upgrade_required",
@@ -45,17 +44,17 @@ enum WebSocketUpgrade {
             throw Rejection(status: 400, code: "bad_websocket_key",
                             message: "Sec-WebSocket-Key must be 16 random bytes in base64")
         }
-        if !ctx.allowedOrigins.isEmpty {
+        if !limits.allowedOrigins.isEmpty {
             let origin = head.header("origin", in: buf, slots: slots).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            guard ctx.allowedOrigins.contains(origin) else {
+            guard limits.allowedOrigins.contains(origin) else {
                 throw Rejection(status: 403, code: "origin_not_allowed",
                                 message: "Origin '\(origin.prefix(200))' is not in ALLOWED_ORIGINS")
             }
         }
         var agreement = Agreement()
         var extensionHeader: String?
-        if ctx.deflatePolicy.enabled, let offer = head.header("sec-websocket-extensions", in: buf, slots: slots),
-           let (config, response) = PerMessageDeflate.negotiate(offer: offer, policy: ctx.deflatePolicy) {
+        if limits.deflatePolicy.enabled, let offer = head.header("sec-websocket-extensions", in: buf, slots: slots),
+           let (config, response) = PerMessageDeflate.negotiate(offer: offer, policy: limits.deflatePolicy) {
             agreement.deflate = config
             extensionHeader = response
         }
