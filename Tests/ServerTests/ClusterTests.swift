@@ -309,6 +309,31 @@ struct ClusterTests {
         #expect(try mux.eventSeqs(1) == [1])
     }
 
+    @Test func shutdownWritesThePublishAnswersRedisHasNotGivenYet() throws {
+        let redis = try RedisServer(); defer { redis.resume(); redis.stop() }
+        let s = try TestServer(["REDIS_URL": redis.url])
+        defer { s.stop() }
+        #expect(try eventually(timeout: 10) { try s.get("/health/ready").status == 200 })
+        let c = try TestClient(port: s.port)
+        let ws = try s.subscribeMux([])
+        redis.pause() // the publishes reach Redis, which does not answer yet
+        try c.send("POST /api/tests/sd/events HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"i\":1}"
+                   + "POST /api/tests/sd/events HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{\"i\":2}")
+        try ws.sendJSON("{\"op\":\"publish\",\"runId\":\"sd\",\"data\":{\"i\":3}}")
+        #expect(throws: TestError.self, "nothing is answered while Redis is frozen") { try c.fill(timeout: 0.3) }
+        s.server.stop() // SIGTERM's path: stop accepting, answer what was started, then close
+        #expect(throws: TestError.self, "still waiting for Redis, the connection stays") { try c.fill(timeout: 0.3) }
+        redis.resume()
+        let a = try c.response(), b = try c.response()
+        #expect(a.status == 201 && a.json["first"] as? Int == 1)
+        #expect(b.status == 201 && b.json["first"] as? Int == 2 && b.header("Connection") == "close")
+        #expect(try c.waitForClose(timeout: 5))
+        let published = try ws.nextJSON()
+        #expect(published["type"] as? String == "published" && published["seq"] as? Int == 3)
+        #expect(try ws.readCloseCode(timeout: 5) == 1001)
+        #expect(try redis.cli(["HGET", "rw:{sd}:meta", "seq"]) == "3", "each publish ran once")
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrderAroundRedisRoundTrips() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let node = try startCluster(1, redis)[0]

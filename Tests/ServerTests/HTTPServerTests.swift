@@ -193,5 +193,51 @@ struct HTTPServerTests {
         #expect(r.status == 200)
         #expect(r.header("Content-Type")?.hasPrefix("text/plain") == true)
         #expect(r.text.contains("# TYPE runwire_http_requests_total counter"))
+        // Every sample line belongs to a family announced just before it.
+        var family = ""
+        for line in r.text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") { family = String(line.split(separator: " ")[2]) }
+            else if !line.hasPrefix("#") { #expect(line.hasPrefix(family), "\(line) outside its family \(family)") }
+        }
+    }
+
+    @Test func withoutRedisNoRedisMetricsAreExported() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let text = try s.get("/metrics").text
+        #expect(text.contains("runwire_http_requests_total"))
+        #expect(!text.contains("runwire_redis_"), "Redis metrics without REDIS_URL: \(text)")
+    }
+
+    @Test func anErrorAnswerReadsASmallBodyAndAnswersWhatIsPipelinedBehindIt() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let c = try TestClient(port: s.port)
+        // 404 with a body, 413 for a body on a route that takes none, 405 with a chunked body.
+        try c.send("POST /no/such HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                   + "GET /health HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                   + "PUT /health HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                   + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        let answers = try (0..<4).map { _ in try c.response() }
+        #expect(answers.map(\.status) == [404, 413, 405, 200])
+        #expect(answers.allSatisfy { $0.header("Connection") == nil }, "the connection stays open")
+        // A body that arrives later, split, is dropped as it comes.
+        try c.send("POST /no/such HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhel")
+        #expect(try c.response().status == 404)
+        try c.send("lo12345GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try c.response().status == 200)
+    }
+
+    @Test func anErrorAnswerClosesWhenTheBodyIsTooLargeToDropOrNotSentYet() throws {
+        let s = try TestServer(); defer { s.stop() }
+        let big = try TestClient(port: s.port)
+        try big.send("POST /no/such HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\nxx")
+        let r = try big.response()
+        #expect(r.status == 404 && r.header("Connection") == "close")
+        #expect(try big.waitForClose(timeout: 5))
+        // Expect: 100-continue and no body yet: no 100, the answer, then close (the body may never come).
+        let asking = try TestClient(port: s.port)
+        try asking.send("POST /no/such HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+        let a = try asking.response()
+        #expect(a.status == 404 && a.header("Connection") == "close")
+        #expect(try asking.waitForClose(timeout: 5))
     }
 }

@@ -169,6 +169,28 @@ struct RunEventsTests {
         #expect(try slow.readCloseCode(timeout: 10) == 1013)
     }
 
+    @Test func oneBatchLargerThanTheQueueBoundReachesSubscribersThatRead() throws {
+        // The bound is how far behind a subscriber is, not the size of one batch. One publish of
+        // six 1 MiB events (EVENT_MAX_BYTES 8 MiB) is more than the kernel takes at once (about
+        // 4 MB on loopback), so ~2 MB wait in user space — over WS_MAX_QUEUED_BYTES (1 MiB) —
+        // for subscribers that read as fast as they can: none may be closed.
+        let s = try TestServer(["EVENT_MAX_BYTES": "8388608"]); defer { s.stop() }
+        let subs = try (0..<3).map { _ in try s.subscribeRun("large") }
+        for c in subs { _ = try c.nextJSON() }
+        let blob = String(repeating: "y", count: 1 << 20)
+        for round in 0..<2 {
+            let batch = "[" + (1...6).map { "{\"i\":\($0),\"blob\":\"\(blob)\"}" }.joined(separator: ",") + "]"
+            #expect(try s.publish("large", batch).status == 201)
+            for c in subs {
+                for i in 1...6 {
+                    let e = try c.nextJSON(timeout: 10)
+                    #expect(e["seq"] as? Int == round * 6 + i && ((e["data"] as? [String: Any])?["blob"] as? String)?.count == blob.count)
+                }
+            }
+        }
+        #expect(try s.metric("runwire_ws_slow_consumers_closed_total") == 0)
+    }
+
     @Test func aBatchPastIOVMaxReachesEverySubscriber() throws {
         // 1,100 frames for one socket in one iteration: more than writev takes at once (1024).
         let s = try TestServer(); defer { s.stop() }
