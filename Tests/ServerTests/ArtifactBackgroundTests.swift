@@ -18,8 +18,7 @@ struct ArtifactBackgroundTests {
         #expect(storeFiles(storage, "c1") == ["\(id).data", "\(id).json"])
         let got = try api.request("GET", try api.signedTarget("c1", id), headers: ["Accept-Encoding: gzip"])
         #expect(got.status == 200 && got.header("Content-Encoding") == nil && got.body == bytes)
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
         #expect(p.log.contains("trace compression failed"))
     }
 
@@ -45,8 +44,7 @@ struct ArtifactBackgroundTests {
         let api = ArtifactAPI(port: q.port)
         let got = try api.request("GET", try api.signedTarget("k1", id), timeout: 60)
         #expect(got.body.count == bytes.count && sha256Hex(got.body) == sha256Hex(bytes))
-        q.signal(SIGTERM)
-        #expect(q.waitExit() == 0)
+        q.stopAndCheck()
         #expect(q.log.contains("compressionsResumed=1") || q.log.contains("compressionsResumed\":\"1"))
     }
 
@@ -132,8 +130,7 @@ struct ArtifactBackgroundTests {
         #expect(p.log.split(separator: "\n").contains { $0.contains("cleanup: Redis unavailable; skipping this pass") && $0.contains("AUTH") },
                 "the cleaner's own line says Redis refused AUTH: \(p.log)")
         #expect(try redis.cli(["EXISTS", "runwire:cleanup:lock"]) == "0")
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
     }
 
     @Test func artifactRequestsQueueBehindRedisAnswersInOrder() throws {
@@ -166,8 +163,7 @@ struct ArtifactBackgroundTests {
         let id = try ArtifactAPI(port: p.port).upload("tg", bytes, name: "trace.json", kind: "trace").id()
         // The compressed copy is being written (level 9: about 0.6 s of deflate for 12 MiB).
         #expect(eventually(timeout: 20) { storeFiles(storage, "tg").contains { $0.hasPrefix(".tmp-") } }, "\(storeFiles(storage, "tg"))")
-        p.signal(SIGTERM)
-        #expect(p.waitExit(timeout: 15) == 0)
+        p.stopAndCheck()
         // Finished within the grace period: stored compressed, original gone, nothing left over,
         // and it finished after the shutdown began (the two overlapped).
         #expect(storeFiles(storage, "tg") == ["\(id).gz", "\(id).json"])
@@ -190,7 +186,7 @@ struct ArtifactBackgroundTests {
         try c.send(Array(bytes[(4 << 20)...]))
         let r = try c.exchange()
         #expect(r.status == 201 && r.json["sha256"] as? String == sha256Hex(bytes) && r.header("Connection") == "close")
-        #expect(p.waitExit() == 0)
+        p.expectCleanExit()
         #expect(storeFiles(storage, "term").count == 2)
     }
 }

@@ -200,8 +200,7 @@ struct ArtifactUploadTests {
         #expect(eventually(timeout: 10) { storeFiles(storage, "full").isEmpty })
         #expect(try api.upload("full", noise(10_000)).status == 201)
         #expect(try api.request("GET", "/health").status == 200)
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
     }
 }
 
@@ -245,8 +244,7 @@ struct ArtifactUploadMemoryTests {
         #expect(r.status == 201 && r.json["size"] as? Int == total && r.json["sha256"] as? String == hash.finish())
         let peak = Self.peakRSS(pid)
         #expect(peak - before < 32 << 20, "peak RSS grew by \(peak - before) bytes during a 1 GiB upload")
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
     }
 }
 

@@ -72,6 +72,7 @@ struct ClusterTests {
     @Test func threeInstancesOneOrderPerRunForEverySubscriber() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(3, redis)
+        defer { nodes.stopAndCheck() }
         let runs = ["c1", "c2"]
         var subs: [(TestClient, String)] = []
         for n in nodes { for r in runs { subs.append((try n.subscribeRun(r), r)) } }
@@ -97,6 +98,7 @@ struct ClusterTests {
     @Test func thePublishingInstancesSubscribersGetTheSameBytesAsEveryoneElseOnceEach() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
         // Subscribers of one run on the publishing instance (served from Redis's answer) and on
         // the other (served from the pub/sub message); publishes come from both instances.
         let subs = try nodes.map { try $0.subscribeRun("b1") }
@@ -117,6 +119,7 @@ struct ClusterTests {
     @Test func pubsubConnectionKilledMidStreamLosesAndDuplicatesNothing() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
         let sub = try nodes[1].subscribeRun("k1")
         _ = try sub.subscribedEpoch()
         let mux = try nodes[1].subscribeMux(["k1"])
@@ -134,6 +137,7 @@ struct ClusterTests {
         let redis = try RedisServer(); defer { redis.stop() }
         let a = try startCluster(1, redis)[0]
         let b = try startCluster(1, redis, ["--history-max-events", "10"])[0] // reads at most 10 entries at once
+        defer { [a, b].stopAndCheck() }
         let sub = try b.subscribeRun("m1")
         _ = try sub.subscribedEpoch()
         try a.publishSequence("m1", 1...3)
@@ -157,6 +161,7 @@ struct ClusterTests {
     @Test func redisFrozenMidStreamThenThawedLosesNothing() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis, ["--redis-command-timeout", "20"])
+        defer { nodes.stopAndCheck() }
         let sub = try nodes[1].subscribeRun("f1")
         _ = try sub.subscribedEpoch()
         try nodes[0].publishSequence("f1", 1...20)
@@ -179,6 +184,7 @@ struct ClusterTests {
     @Test func unansweredCommandDropsTheConnectionThenItRecovers() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let node = try startCluster(1, redis, ["--redis-command-timeout", "1"])[0]
+        defer { node.stopAndCheck() }
         try node.publishSequence("u1", 1...3)
         redis.pause()
         // The publish waits, the command times out, the connection is aborted: 503, and the
@@ -198,6 +204,7 @@ struct ClusterTests {
     @Test func redisRestartWithPersistenceKeepsEpochAndResume() throws {
         let redis = try RedisServer(persistent: true); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
         let sub = try nodes[1].subscribeRun("p1")
         let epoch = try sub.subscribedEpoch()
         try nodes[0].publishSequence("p1", 1...10)
@@ -214,6 +221,7 @@ struct ClusterTests {
     @Test func redisRestartWithoutPersistenceChangesEpochAndSubscribersGetAGap() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
         let sub = try nodes[1].subscribeRun("q1")
         let epoch = try sub.subscribedEpoch()
         try nodes[0].publishSequence("q1", 1...5)
@@ -233,6 +241,7 @@ struct ClusterTests {
     @Test func killedInstanceSubscribersResumeElsewhereAndItDropsOutOfStats() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(3, redis)
+        defer { Array(nodes.prefix(2)).stopAndCheck() } // the third is killed (SIGKILL) on purpose
         let a = try nodes[2].subscribeRun("x1"), b = try nodes[2].subscribeRun("x1")
         _ = try a.subscribedEpoch(); _ = try b.subscribedEpoch()
         try nodes[0].publishSequence("x1", 1...10)
@@ -250,6 +259,7 @@ struct ClusterTests {
     @Test func twoInstancesBehindNginxWithTheRepositoryConfig() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
         let nginx = try Nginx(upstreams: nodes.map(\.port)); defer { nginx.stop() }
         #expect(try nginx.waitReady())
         let subs = try (0..<4).map { _ in try nginx.subscribeRun("n1") }
@@ -263,6 +273,7 @@ struct ClusterTests {
     @Test func useRedisWebSocketFalseKeepsFanOutLocal() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis, ["--use-redis-websocket", "false"])
+        defer { nodes.stopAndCheck() }
         let here = try nodes[0].subscribeRun("l1"), there = try nodes[1].subscribeRun("l1")
         _ = try here.subscribedEpoch(); _ = try there.subscribedEpoch()
         try nodes[0].publishSequence("l1", 1...3)
@@ -275,6 +286,7 @@ struct ClusterTests {
     @Test func wrongPasswordAndRedisDownGiveDegradedReadinessAnd503() throws {
         let guarded = try RedisServer(password: "right-password"); defer { guarded.stop() }
         let wrong = try ServerProcess(["--port", "0", "--redis-url", "redis://:wrong@127.0.0.1:\(guarded.port)"])
+        defer { wrong.stopAndCheck() }
         try wrong.waitListening()
         #expect(try eventually(timeout: 5) { try wrong.get("/health/ready").text.contains("AUTH failed") })
         #expect(try wrong.get("/health").status == 200)
@@ -285,6 +297,7 @@ struct ClusterTests {
         // Redis down at start-up: degraded, then ready once it appears.
         let port = try RedisServer.freePort()
         let early = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:\(port)", "--ws-max-subscriptions", "3"])
+        defer { early.stopAndCheck() }
         try early.waitListening()
         let r = try early.get("/health/ready")
         #expect(r.status == 503 && r.text.contains("redis"))
@@ -337,6 +350,7 @@ struct ClusterTests {
     @Test func pipelinedRequestsAreAnsweredInOrderAroundRedisRoundTrips() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let node = try startCluster(1, redis)[0]
+        defer { node.stopAndCheck() }
         try redis.cli(["SCRIPT", "FLUSH"]) // the first EVALSHA of each script needs its EVAL fallback: order must hold
         func post(_ body: String) -> String {
             "POST /api/tests/o1/events HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -380,6 +394,7 @@ struct ClusterTests {
         let redis = try RedisServer(); defer { redis.stop() }
         // RUN_IDLE_TIMEOUT + RUN_FINISHED_GRACE = 600 s: TTL set at most every 60 s per run.
         let node = try startCluster(1, redis, ["--run-idle-timeout", "540", "--run-finished-grace", "60"])[0]
+        defer { node.stopAndCheck() }
         func expires() throws -> Int {
             let line = try redis.cli(["INFO", "commandstats"]).split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_expire:") }
             return line.flatMap { Int($0.split(separator: "=")[1].split(separator: ",")[0]) } ?? 0
@@ -410,6 +425,7 @@ struct ClusterTests {
 
         // A 3 s TTL (refreshed every 0.3 s) is kept while events flow, and the keys go once they stop.
         let short = try startCluster(1, redis, ["--run-idle-timeout", "2", "--run-finished-grace", "1"])[0]
+        defer { short.stopAndCheck() }
         let before = try expires()
         var i = 0
         #expect(try eventually(timeout: 10) { i += 1; try short.publishSequence("t2", i...i); return try expires() >= before + 6 })

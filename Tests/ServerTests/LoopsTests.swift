@@ -81,7 +81,7 @@ struct LoopsTests {
         for c in socks { _ = try c.subscribedEpoch() }
         p.signal(SIGTERM)
         for c in socks { #expect(try c.readCloseCode(timeout: 5) == 1001) }
-        #expect(p.waitExit() == 0)
+        p.expectCleanExit()
     }
 }
 

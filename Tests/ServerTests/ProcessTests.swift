@@ -10,8 +10,7 @@ struct ProcessTests {
         let c = try TestClient(port: p.port)
         try c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(try c.response().status == 200)
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
         #expect(p.log.contains("stopped"))
         #expect(try c.waitForClose(timeout: 2))
     }
@@ -42,13 +41,11 @@ struct ProcessTests {
         #expect(p.log.contains("protected mode"))
         let q = try ServerProcess(["--host", "0.0.0.0", "--port", "0", "--insecure"])
         try q.waitListening()
-        q.signal(SIGTERM)
-        #expect(q.waitExit() == 0)
+        q.stopAndCheck()
         let r = try ServerProcess(["--host", "0.0.0.0", "--port", "0"], env: ["API_KEYS": "k1,k2"])
         try r.waitListening()
         #expect(!r.log.contains("k1"), "secrets must never be logged")
-        r.signal(SIGTERM)
-        #expect(r.waitExit() == 0)
+        r.stopAndCheck()
     }
 
     @Test func dotenvInWorkingDirectoryIsReadAndFlagsWin() throws {
@@ -59,8 +56,7 @@ struct ProcessTests {
         let p = try ServerProcess(["--port", "0"], cwd: dir)
         try p.waitListening()
         #expect(p.log.hasPrefix("{\"time\":"), "LOG_FORMAT from .env gives JSON lines: \(p.log)")
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
     }
 
     @Test func descriptorExhaustionNeitherCrashesNorSpinsAndRecovers() throws {
@@ -84,8 +80,7 @@ struct ProcessTests {
         clients.removeAll() // closing frees the server's descriptors
         #expect(eventually(timeout: 10) { (try? TestClient(port: p.port)).map { c in
             (try? c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")) != nil && (try? c.response(timeout: 2).status) == 200 } ?? false })
-        p.signal(SIGTERM)
-        #expect(p.waitExit() == 0)
+        p.stopAndCheck()
     }
 }
 

@@ -65,6 +65,55 @@ final class ServerProcess: ListeningServer {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
+    /// Lines a crashing process leaves on stderr (Swift runtime traps and its backtracer,
+    /// sanitizers, glibc's heap checks, failed C asserts such as hiredis's).
+    static let crashMarkers = ["Fatal error", "Program crashed", "Segmentation fault", "SIGSEGV", "SIGBUS", "SIGILL",
+                               "SIGABRT", "SIGFPE", "AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
+                               "UndefinedBehaviorSanitizer", "runtime error:", "double free", "free(): ", "malloc(): ",
+                               "corrupted size", "stack smashing", "Assertion"]
+
+    /// The graceful stop a deployment does, checked: SIGTERM, then `expectCleanExit`.
+    @discardableResult
+    func stopAndCheck(timeout: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        signal(SIGCONT) // a test may have left it stopped
+        signal(SIGTERM)
+        return expectCleanExit(timeout: timeout, sourceLocation: sourceLocation)
+    }
+
+    /// For an instance already told to stop: waits (bounded) for it to exit and records an
+    /// issue, with the log's tail, unless it exited with status 0 (not by a signal) and its
+    /// stderr has no crash line. One that has not exited within `timeout` is killed.
+    @discardableResult
+    func expectCleanExit(timeout: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { readSome(until: min(end, Date().addingTimeInterval(0.05))) }
+        var problem: String?
+        if process.isRunning {
+            signal(SIGKILL)
+            process.waitUntilExit()
+            problem = "did not exit within \(timeout) s of being told to stop (killed)"
+        } else if process.terminationReason == .uncaughtSignal {
+            problem = "was killed by signal \(process.terminationStatus)"
+        } else if process.terminationStatus != 0 {
+            problem = "exited with status \(process.terminationStatus)"
+        }
+        // The rest of stderr: all in the pipe by now (this process holds the write end too, so
+        // no EOF comes; a pause of 50 ms ends it).
+        let drainEnd = Date().addingTimeInterval(2)
+        while Date() < drainEnd && readSome(until: Date().addingTimeInterval(0.05)) {}
+        if problem == nil, let marker = Self.crashMarkers.first(where: { log.contains($0) }) {
+            problem = "logged a crash (\"\(marker)\")"
+        }
+        guard let problem else { return true }
+        // From the first crash line on (a sanitizer's report starts there), else the last lines.
+        let lines = log.split(separator: "\n", omittingEmptySubsequences: false)
+        let crash = lines.firstIndex { line in Self.crashMarkers.contains { line.contains($0) } }
+        let excerpt = (crash.map { lines[max(0, $0 - 5)...].prefix(60) } ?? lines.suffix(40)).joined(separator: "\n")
+        let which = crash == nil ? "ends" : "around the crash"
+        Issue.record("runwire (port \(port)) \(problem); its stderr (\(which)):\n\(excerpt)", sourceLocation: sourceLocation)
+        return false
+    }
+
     /// CPU seconds (user + system) the process has used, from /proc.
     var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
@@ -83,5 +132,13 @@ final class ServerProcess: ListeningServer {
         let end = Date().addingTimeInterval(10)
         while process.isRunning && Date() < end { usleep(10_000) }
         if process.isRunning { signal(SIGKILL); process.waitUntilExit() }
+    }
+}
+
+extension Array where Element == ServerProcess {
+    /// `stopAndCheck` for several instances: all are told to stop at once, then each is checked.
+    func stopAndCheck(timeout: Double = 15, sourceLocation: SourceLocation = #_sourceLocation) {
+        for p in self { p.signal(SIGCONT); p.signal(SIGTERM) }
+        for p in self { p.expectCleanExit(timeout: timeout, sourceLocation: sourceLocation) }
     }
 }

@@ -219,6 +219,6 @@ struct WebSocketShutdownTests {
         #expect(try c.readCloseCode() == 1001)
         try c.sendFrame(8, [0x03, 0xe9]) // answer the close
         #expect(try c.waitForClose(timeout: 5))
-        #expect(p.waitExit() == 0)
+        p.expectCleanExit()
     }
 }
