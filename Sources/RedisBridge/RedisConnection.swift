@@ -53,6 +53,11 @@ public final class RedisConnection: @unchecked Sendable { // confined to its loo
 
     deinit { close() }
 
+    /// Diagnostic (tests): hiredis handles the shim has not freed yet on `loop` (nil: on any loop).
+    public static func liveHandles(on loop: EventLoop? = nil) -> Int {
+        Int(CShim_redis_live_count(loop?.raw))
+    }
+
     private func finishConnect(_ result: Result<Void, Failure>) {
         timeout?.stop()
         timeout = nil

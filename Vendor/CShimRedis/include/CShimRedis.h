@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-// MARK: - hiredis (async, on a libev loop; the libev adapter is static functions in a header)
+// MARK: - hiredis (async, on a libev loop; the shim is the context's libev adapter)
 
 typedef struct CShim_redis CShim_redis;
 /// Connect (status 0 = connected) and disconnect (status 0 = asked for) events; `err` says why.
@@ -27,7 +27,10 @@ enum {
 };
 
 /// Starts a non-blocking connect on `loop`. NULL (with `err` filled) when it fails at once.
-/// After a failed connect or a disconnect the handle is freed by the shim: do not use it again.
+/// The shim frees the handle when hiredis frees its context, exactly once: after the
+/// disconnect callback, after a failed connect (the connect callback with status -1), or —
+/// with no callback — in `CShim_redis_disconnect`/`CShim_redis_free` of a connection that never
+/// connected (a connect timeout). Do not use it after any of these.
 CShim_redis *CShim_redis_connect(CShim_loop *loop, const char *host, int port, void *ctx,
                                  CShim_redis_event_cb on_connect, CShim_redis_event_cb on_disconnect,
                                  CShim_redis_reply_cb on_reply, char *err, size_t err_len);
@@ -42,6 +45,8 @@ void CShim_redis_free(CShim_redis *r);
 /// the loop sleeps, so a command issued in this iteration reaches Redis without a loop pass.
 /// May end the connection (its disconnect callback runs) when the write fails.
 void CShim_redis_flush(CShim_redis *r);
+/// Diagnostic (tests): handles not yet freed on `loop` (NULL: on every loop).
+size_t CShim_redis_live_count(CShim_loop *loop);
 
 int CShim_reply_type(const void *reply);
 long long CShim_reply_integer(const void *reply);
