@@ -74,6 +74,10 @@ public final class RedisLink {
         wantsPubSub = pubsub
     }
 
+    /// A link let go without `stop()` stops: its connections would otherwise stay open (each
+    /// is kept alive until it is closed).
+    deinit { stop() }
+
     /// Connects both sides (call once, on the loop's thread).
     public func start() {
         connectCommand()
@@ -202,7 +206,9 @@ public final class RedisLink {
         slotsHead < slots.count ? now - slots[slotsHead].sentAt : 0
     }
 
-    /// Closes both connections for good.
+    /// Closes both connections for good. Safe anywhere, also inside the link's own callbacks
+    /// (the reply to its last command, as at shutdown): each connection finishes closing once
+    /// hiredis has returned; commands already sent still get their answers (or `.disconnected`).
     public func stop() {
         stopped = true
         commandRetry?.stop(); pubsubRetry?.stop()

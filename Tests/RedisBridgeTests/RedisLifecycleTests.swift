@@ -127,3 +127,160 @@ struct RedisLifecycleTests {
 extension Result {
     var isSuccess: Bool { if case .success = self { true } else { false } }
 }
+
+final class WeakBox<T: AnyObject>: @unchecked Sendable { weak var value: T? }
+
+/// Closing a connection, or stopping a link, from inside one of its own callbacks — what
+/// RedisHub.leave does at shutdown — while hiredis is still using the context.
+@Suite("hiredis handles: closed from inside their own callbacks", .serialized)
+struct RedisCloseInCallbackTests {
+    /// The owner drops its only reference in the callback: the connection must outlive what
+    /// hiredis still does with it (the answer to a pipelined command, then the disconnect).
+    @Test func closedAndDroppedInsideItsOwnReplyCallbackItLivesUntilHiredisIsDone() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let seen = Box<[String]>([])
+        let weak = WeakBox<RedisConnection>()
+        let count = Box(-1)
+        let finished = onLoop { loop, done in
+            let holder = Box<RedisConnection?>(nil)
+            holder.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                guard let c = holder.value else { return done() }
+                c.onDisconnect = { f in
+                    seen.value.append(f == nil ? "closed" : "lost: \(f!)")
+                    loop.post {
+                        seen.value.append(weak.value == nil ? "released" : "still alive")
+                        count.value = RedisConnection.liveHandles(on: loop)
+                        done()
+                    }
+                }
+                c.send(["PING"]) { r in
+                    seen.value.append("PING \(r)")
+                    holder.value?.close()
+                    holder.value = nil // the only strong reference
+                    loop.post {
+                        seen.value.append(weak.value == nil ? "freed while hiredis still had it" : "alive")
+                        if weak.value == nil { done() } // stop now: the BLPOP's answer would reach freed memory
+                    }
+                }
+                c.send(["BLPOP", "nothing", "0.3"]) { seen.value.append("BLPOP \($0)") } // answered 0.3 s later
+            }
+            weak.value = holder.value
+        }
+        #expect(finished)
+        #expect(seen.value == ["PING status(\"PONG\")", "alive", "BLPOP null", "closed", "released"])
+        #expect(count.value == 0)
+    }
+
+    /// hiredis runs the connect callback without its in-callback flag: a close there used to
+    /// free the context while hiredis went on using it.
+    @Test(arguments: [false, true]) func closedInsideTheConnectCallback(abort: Bool) throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let seen = Box<[String]>([])
+        let count = Box(-1)
+        let finished = onLoop { loop, done in
+            let holder = Box<RedisConnection?>(nil)
+            holder.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { r in
+                guard case .success = r, let c = holder.value else { seen.value.append("\(r)"); return done() }
+                c.onDisconnect = { f in
+                    seen.value.append(f == nil ? "closed" : "lost: \(f!)")
+                    loop.post { count.value = RedisConnection.liveHandles(on: loop); done() }
+                }
+                if abort { c.abort() } else { c.close() }
+                holder.value = nil
+                c.send(["PING"]) { seen.value.append("PING after close: \($0)") }
+            }
+        }
+        #expect(finished)
+        #expect(seen.value == ["PING after close: disconnected", "closed"])
+        #expect(count.value == 0)
+    }
+
+    /// A subscribed connection closed from its push callback (the subscribe confirmation).
+    @Test func closedInsideAPushCallback() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let seen = Box<[String]>([])
+        let count = Box(-1)
+        let finished = onLoop { loop, done in
+            let holder = Box<RedisConnection?>(nil)
+            holder.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                guard let c = holder.value else { return done() }
+                c.onDisconnect = { f in
+                    seen.value.append(f == nil ? "closed" : "lost: \(f!)")
+                    loop.post { count.value = RedisConnection.liveHandles(on: loop); done() }
+                }
+                c.onPush = { r in
+                    if case .array(let parts) = r { seen.value.append("push \(parts.first?.string ?? "?")") }
+                    holder.value?.close()
+                    holder.value = nil
+                }
+                c.send(["SUBSCRIBE", "a", "b"]) { _ in }
+            }
+        }
+        #expect(finished)
+        #expect(seen.value == ["push subscribe", "closed"], "nothing pushed after the close")
+        #expect(count.value == 0)
+    }
+
+    /// The server goes away with a command pending: its callback (a NULL reply, inside hiredis's
+    /// teardown) closes and aborts the connection again.
+    @Test func closedInsideTheCallbackOfACommandTheServerDroppedAndDuringTheDisconnect() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let seen = Box<[String]>([])
+        let count = Box(-1)
+        let finished = onLoop { loop, done in
+            let holder = Box<RedisConnection?>(nil)
+            holder.value = RedisConnection(loop: loop, host: "127.0.0.1", port: redis.port) { _ in
+                guard let c = holder.value else { return done() }
+                c.onDisconnect = { f in
+                    seen.value.append(f == nil ? "closed by us?" : "lost")
+                    holder.value?.abort()
+                    holder.value = nil
+                    loop.post { count.value = RedisConnection.liveHandles(on: loop); done() }
+                }
+                c.send(["QUIT"]) { seen.value.append("QUIT \($0)") }
+                c.send(["PING"]) { r in // never answered: the server closed after QUIT
+                    seen.value.append("PING \(r)")
+                    holder.value?.close()
+                    holder.value?.abort()
+                }
+            }
+        }
+        #expect(finished)
+        #expect(seen.value == ["QUIT status(\"OK\")", "PING disconnected", "lost"])
+        #expect(count.value == 0)
+    }
+
+    /// RedisHub.leave at shutdown: the link stopped (and let go) inside the reply to its last
+    /// command, both connections open.
+    @Test func aLinkStoppedInsideACommandReplyClosesBothConnections() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let seen = Box<[String]>([])
+        let weak = WeakBox<RedisLink>()
+        let finished = onLoop { loop, done in
+            let holder = Box<RedisLink?>(RedisLink(loop: loop, endpoint: RedisEndpoint(host: "127.0.0.1", port: redis.port)))
+            weak.value = holder.value
+            let up = { @Sendable in
+                guard let link = holder.value, link.isUp else { return }
+                link.send(["PING"]) { r in
+                    seen.value.append("PING \(r)")
+                    holder.value?.stop()
+                    holder.value = nil
+                    // Bounded by onLoop's timeout: both handles freed, the link gone.
+                    let poll = Box<RepeatingTimer?>(nil)
+                    poll.value = RepeatingTimer(loop: loop, interval: 0.005) {
+                        guard RedisConnection.liveHandles(on: loop) == 0 else { return }
+                        poll.value?.stop()
+                        loop.post { poll.value = nil } // not inside its own callback
+                        seen.value.append(weak.value == nil ? "stopped and released" : "link still held")
+                        done()
+                    }
+                }
+            }
+            holder.value?.onCommandUp = up
+            holder.value?.onPubSubUp = up
+            holder.value?.start()
+        }
+        #expect(finished)
+        #expect(seen.value == ["PING status(\"PONG\")", "stopped and released"])
+    }
+}

@@ -433,6 +433,22 @@ struct ClusterTests {
         #expect(try eventually(timeout: 10) { try redis.cli(["EXISTS", "rw:{t2}:meta", "rw:{t2}:hist"]) == "0" })
     }
 
+    /// SIGTERM with a subscriber connected: the instance sends the cluster-leave script, and
+    /// while the socket says goodbye the loop runs on, so its answer arrives and the link is
+    /// stopped from inside that reply's callback (it used to crash there: a use-after-free).
+    @Test func sigtermWithASubscriberConnectedLeavesTheClusterAndExitsCleanly() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let node = try startCluster(1, redis)[0]
+        let sub = try node.subscribeRun("z1")
+        _ = try sub.subscribedEpoch()
+        #expect(try eventually(timeout: 5) { try redis.cli(["SCARD", "rw:instances"]) == "1" })
+        node.signal(SIGTERM)
+        #expect(try sub.readCloseCode(timeout: 5) == 1001)
+        try sub.sendFrame(8, [0x03, 0xe9]) // answer the close: the instance may then stop
+        node.expectCleanExit()
+        #expect(try redis.cli(["SCARD", "rw:instances"]) == "0", "it left the cluster registry")
+    }
+
     @Test func malformedRedisURLStopsStartUpWithOneLine() throws {
         let p = try ServerProcess(["--port", "0", "--redis-url", "redis://127.0.0.1:99999"])
         #expect(p.waitExit() != 0)
