@@ -2,7 +2,8 @@ import CShimCrypto
 
 /// Signed download URLs: `HMAC-SHA256(secret, "GET\n<path>\n<expires>\n<key id>")`.
 ///
-/// The `signature` parameter is the key id (8 hex digits: the start of SHA-256 of the secret)
+/// The `signature` parameter is the key id (8 hex digits: the first 4 bytes of SHA-256 of
+/// `runwire-url-key:` followed by the secret)
 /// followed by the 64 hex digits of the MAC, so a URL names the key that signed it. The first
 /// secret signs; every secret verifies, which lets `URL_SIGNING_SECRET` be rotated: move the old
 /// secret to `URL_SIGNING_SECRET_PREVIOUS`, and URLs it signed stay valid until they expire.

@@ -201,6 +201,9 @@ public final class RedisLink {
         }
     }
 
+    /// Whether commands sent on the command connection await their answers.
+    public var hasPendingCommands: Bool { slotsHead < slots.count }
+
     /// Seconds the oldest unanswered command has waited (0 when none).
     public func stalledFor(now: Double) -> Double {
         slotsHead < slots.count ? now - slots[slotsHead].sentAt : 0

@@ -65,7 +65,15 @@ final class LoopContext: PrepareHook {
         let delivered = registry.fanOut()
         if delivered > 0 { events.deliveries.add(delivered) }
         if registry.version != registryVersion { refreshRunGauges(registry) }
-        if let end = stopWhenIdleAfter, (loop.socketCount == 0 && artifacts?.busy != true) || loop.now >= end { loop.stop() }
+        if let end = stopWhenIdleAfter { stopIfIdle(before: end) }
+    }
+
+    /// Shutdown: the loop ends once no socket is open, no upload or compression runs and Redis
+    /// has answered what was sent (the cluster leave included) — or when the grace is over.
+    @inline(never)
+    private func stopIfIdle(before end: Double) {
+        let idle = loop.socketCount == 0 && artifacts?.busy != true && presence?.link.hasPendingCommands != true
+        if idle || loop.now >= end { loop.stop() }
     }
 
     @inline(never)
