@@ -13,6 +13,12 @@ def build():
     return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
+def server(bindir):
+    """The runwire binary to benchmark: RUNWIRE_BIN when set (another build, for before/after
+    runs against the same peers, driven by this tree's runwire-bench), else the one in bindir."""
+    return os.environ.get("RUNWIRE_BIN") or os.path.join(bindir, "runwire")
+
+
 def wait_http(url, up_codes=None):
     """Polls url (up to 200 tries, 50 ms apart) until it answers 2xx or an HTTP error whose code is
     in up_codes (None: any HTTP answer means up; {404}: a 503 "not ready" still waits); else exits."""

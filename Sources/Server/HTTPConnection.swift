@@ -205,9 +205,14 @@ final class HTTPConnection: Socket {
             inRequest = false
             lastAnswer(408, code: "request_timeout", message: "the request was not received within \(limits.headerTimeout) s")
         } else if !pipeline.isIdle {
-            pipeline.endRequests() // a stalled head behind answers being made: those are written, then close
-            deadline = loop.now + limits.idleTimeout // answers are being made (Redis, disk): they have their own bounds
-            runPipeline()
+            // Answers are being made (Redis, disk: they have bounds of their own). A head that
+            // stalled behind them gets none: those are written, then the connection closes.
+            deadline = loop.now + limits.idleTimeout
+            if inRequest {
+                inRequest = false
+                pipeline.endRequests()
+                runPipeline()
+            }
             return
         } else {
             close()

@@ -52,10 +52,14 @@ public final class RunwireServer: @unchecked Sendable {
         let link = config.redisURL.map {
             RedisLink(loop: loop, endpoint: $0, pubsub: config.useRedisWebSocket, connectTimeout: 2, commandTimeout: config.redisCommandTimeout)
         }
+        var redisRuns: RedisRuns?
         for (i, l) in loops.enumerated() {
+            // The one place that chooses where seq is assigned.
             let ctx = LoopContext(loop: l, server: self, config: config, index: i, metrics: metrics) { [self] events -> RunBackend in
                 if let link, config.useRedisWebSocket {
-                    return RedisRuns(config: config, link: link, loop: l, logger: logger, events: events, metrics: metrics)
+                    let runs = RedisRuns(config: config, link: link, loop: l, logger: logger, events: events, metrics: metrics)
+                    redisRuns = runs
+                    return runs
                 }
                 if let bus { return LoopBusRuns(config: config, events: events, bus: bus, index: i, loop: l) }
                 return LocalRuns(config: config, events: events)
@@ -72,7 +76,7 @@ public final class RunwireServer: @unchecked Sendable {
             listeners.append(listener)
             l.onSweep = { [unowned self] now in self.sweep(now, loop: i) }
         }
-        if let link { startRedis(link) }
+        if let link { startRedis(link, runs: redisRuns) }
         registerServerMetrics()
         probe()
         context.artifacts?.startUp()
@@ -91,18 +95,18 @@ public final class RunwireServer: @unchecked Sendable {
 
     /// The Redis side of the first loop: the cluster presence and (with events through Redis)
     /// the run backend hear of the link's events; then it connects.
-    private func startRedis(_ link: RedisLink) {
+    private func startRedis(_ link: RedisLink, runs: RedisRuns?) {
         let ctx = context
         let presence = ClusterPresence(link: link, loop: loop, logger: logger, serverId: serverId, heartbeat: config.clusterHeartbeat,
                                        metrics: metrics, ownConnections: { [unowned self] in webSocketCount },
                                        activeRunIds: { [unowned ctx] in ctx.registry.activeRunIds })
         ctx.presence = presence
-        let runs = ctx.backend as? RedisRuns
-        link.onCommandUp = { [unowned presence] in presence.commandUp(); runs?.commandUp() }
-        link.onPubSubUp = { [unowned presence] in presence.pubsubUp(); runs?.pubsubUp() }
-        link.onDown = { [unowned presence] pubsub, reason in presence.down(pubsub: pubsub, reason); runs?.down(pubsub: pubsub) }
-        link.onMessage = { channel, payload in runs?.message(channel, payload) }
-        link.onSubscribed = { channel in runs?.subscribed(channel) }
+        // Weak and unowned: the link belongs to them (no cycle through its callbacks).
+        link.onCommandUp = { [unowned presence, weak runs] in presence.commandUp(); runs?.commandUp() }
+        link.onPubSubUp = { [unowned presence, weak runs] in presence.pubsubUp(); runs?.pubsubUp() }
+        link.onDown = { [unowned presence, weak runs] pubsub, reason in presence.down(pubsub: pubsub, reason); runs?.down(pubsub: pubsub) }
+        link.onMessage = { [weak runs] channel, payload in runs?.message(channel, payload) }
+        link.onSubscribed = { [weak runs] channel in runs?.subscribed(channel) }
         link.start()
     }
 
