@@ -149,7 +149,7 @@ extension HTTPConnection {
         handOver(to: ws)
         ws.deadline = loop.now + limits.wsPingInterval
         ws.isPublisher = publisher
-        ws.handshakeToken = token
+        if let token { ws.pending.handshakeToken = token }
         if let subscribe { ws.subscribe(runId: subscribe.runId, since: subscribe.since, epoch: subscribe.epoch) }
         let rest = r.buf.count - r.head.headLength
         if rest > 0 {

@@ -28,7 +28,7 @@ extension WebSocketConnection {
         // How far behind the subscriber is: what it had not taken before this batch.
         let behind = output.readableCount
         write(UnsafeMutableBufferPointer(rebasing: iov[first..<batch.events.count]), total: bytes)
-        if behind > limits.wsMaxQueuedBytes { slowConsumer() }
+        if behind > ctx.limits.wsMaxQueuedBytes { slowConsumer() }
         return batch.events.count - first
     }
 
@@ -48,12 +48,12 @@ extension WebSocketConnection {
     /// need to be read (Redis): the subscription then completes in `runReady`.
     func subscribe(runId: String, since: Int64?, epoch: String?) {
         let resubscribing = subscriptions.contains { $0.run.id == runId }
-        guard resubscribing || subscriptions.count + waitingSubscriptions < limits.wsMaxSubscriptions else {
-            sendError("too_many_subscriptions", "a socket may watch at most \(limits.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
+        guard resubscribing || subscriptions.count + waitingSubscriptions < ctx.limits.wsMaxSubscriptions else {
+            sendError("too_many_subscriptions", "a socket may watch at most \(ctx.limits.wsMaxSubscriptions) runs (WS_MAX_SUBSCRIPTIONS)", runId: runId)
             return
         }
         guard let run = ctx.backend.subscribe(runId, now: loop.now, waiter: self, since: since, epoch: epoch) else {
-            waitingSubscriptions += 1 // counted against the limit until the run is ready
+            pending.subscriptions += 1 // counted against the limit until the run is ready
             return
         }
         subscribeLive(run, since: since, epoch: epoch)
@@ -197,7 +197,7 @@ extension WebSocketConnection {
             if let answer = ctx.backend.publish(batch, waiter: self, tag: 0) {
                 answered(answer, runId: id)
             } else {
-                unansweredPublishes.append(id)
+                pending.publishes.append(id)
             }
         }
     }
@@ -213,20 +213,22 @@ extension WebSocketConnection {
             case .history: break
             }
         }
-        if closeWhenAnswered && unansweredPublishes.isEmpty && !isClosed { close(with: CloseCode.goingAway, reason: "server shutting down") }
+        if let p = pendingState, p.closeWhenAnswered && p.publishes.isEmpty && !isClosed {
+            close(with: CloseCode.goingAway, reason: "server shutting down")
+        }
     }
 }
 
 extension WebSocketConnection: BackendWaiter, RunWaiter {
     /// A publish op's later answer (they come in the order the ops were sent).
     func backendAnswered(_ tag: UInt32, _ answer: BackendAnswer) {
-        guard !unansweredPublishes.isEmpty else { return }
-        answered(answer, runId: unansweredPublishes.removeFirst())
+        guard hasUnansweredPublishes else { return }
+        answered(answer, runId: pending.publishes.removeFirst())
     }
 
     /// A subscription that waited for its run (Redis read it) completes.
     func runReady(_ run: Run, since: Int64?, epoch: String?) {
-        waitingSubscriptions -= 1
+        pending.subscriptions -= 1
         if !isClosed && !closeSent { subscribeLive(run, since: since, epoch: epoch) }
     }
 }

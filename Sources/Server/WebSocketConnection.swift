@@ -17,7 +17,6 @@ final class WebSocketConnection: Socket {
 
     let ctx: LoopContext
     let role: Role
-    let limits: Limits
     /// The loop's fan-out frame lists (held here: one hop less per delivery).
     let frames: FanOutFrames
     private var parser: WebSocketFrameParser
@@ -28,24 +27,41 @@ final class WebSocketConnection: Socket {
     private(set) var closeSent = false
     /// Runs this socket watches.
     var subscriptions: [WebSocketSubscription] = []
-    /// Subscribe requests waiting for their run (Redis reads it first; counted against
-    /// WS_MAX_SUBSCRIPTIONS).
-    var waitingSubscriptions = 0
-    /// The runs of publish ops whose answer (`published` or an error) the backend has not
-    /// given yet, in the order sent.
-    var unansweredPublishes: [String] = []
-    /// Set by shutdown while publishes are unanswered: close with 1001 once they are.
-    var closeWhenAnswered = false
     /// May publish (API key given at the handshake, or no API_KEYS configured).
     var isPublisher = false
-    /// The `?token=` of the handshake, used by subscribes that carry none.
-    var handshakeToken: String?
+    /// What only some sockets need (ops waiting for answers, a handshake token), made on first
+    /// use: an idle subscriber does not carry it.
+    final class Pending {
+        /// Subscribe requests waiting for their run (Redis reads it first; counted against
+        /// WS_MAX_SUBSCRIPTIONS).
+        var subscriptions = 0
+        /// The runs of publish ops whose answer (`published` or an error) the backend has not
+        /// given yet, in the order sent.
+        var publishes: [String] = []
+        /// Set by shutdown while publishes are unanswered: close with 1001 once they are.
+        var closeWhenAnswered = false
+        /// The `?token=` of the handshake, used by subscribes that carry none.
+        var handshakeToken: String?
+    }
+    private(set) var pendingState: Pending?
+    /// `Pending`, made when first needed.
+    var pending: Pending {
+        if let p = pendingState { return p }
+        let p = Pending()
+        pendingState = p
+        return p
+    }
+    /// Subscribe requests waiting for their run.
+    var waitingSubscriptions: Int { pendingState?.subscriptions ?? 0 }
+    /// Whether publish ops wait for their answers.
+    var hasUnansweredPublishes: Bool { !(pendingState?.publishes.isEmpty ?? true) }
+    /// The `?token=` of the handshake.
+    var handshakeToken: String? { pendingState?.handshakeToken }
 
     init(fd: Int32, ctx: LoopContext, role: Role, deflate: DeflateConfig?) {
         self.ctx = ctx
         self.role = role
         self.deflate = deflate
-        limits = ctx.limits
         frames = ctx.resources.frames
         parser = WebSocketFrameParser(configuration: .init(
             role: .server, maxMessageSize: ctx.limits.wsMaxMessageBytes, permessageDeflate: deflate != nil))
@@ -88,7 +104,7 @@ final class WebSocketConnection: Socket {
             }
         }
         awaitingPong = false
-        deadline = loop.now + limits.wsPingInterval
+        deadline = loop.now + ctx.limits.wsPingInterval
         if !parser.hasPartialMessage {
             parser.releaseBuffer() // an idle socket holds no message buffer
             if let inflater, inflater.noContextTakeover { inflater.release() }
@@ -99,7 +115,7 @@ final class WebSocketConnection: Socket {
     private func inflate(_ payload: UnsafeRawBufferPointer, isText: Bool) -> InflateResult {
         if inflater == nil {
             inflater = PerMessageInflater(noContextTakeover: deflate?.clientNoContextTakeover ?? true,
-                                          maxMessageSize: limits.wsMaxMessageBytes)
+                                          maxMessageSize: ctx.limits.wsMaxMessageBytes)
         }
         return inflater!.inflate(payload, isText: isText)
     }
@@ -115,7 +131,7 @@ final class WebSocketConnection: Socket {
     func send(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         guard !closeSent else { return }
         prepareOutput()
-        if let deflate, limits.deflatePolicy.shouldCompress(length: payload.count),
+        if let deflate, ctx.limits.deflatePolicy.shouldCompress(length: payload.count),
            let packed = ctx.resources.compressor(windowBits: deflate.serverMaxWindowBits).compress(payload) {
             // RFC 7692 §6.1: RSV1 on the (only) frame of a compressed message.
             let h = FrameEncoder.writeHeader(into: output.reserve(14), rsv1: true, opcode: opcode, payloadLength: packed.count)
@@ -162,7 +178,7 @@ final class WebSocketConnection: Socket {
     /// Server-initiated close (shutdown: 1001 going away; slow consumer: 1013). The peer gets
     /// `grace` seconds to read what is queued before the connection is dropped.
     func close(with code: UInt16, reason: StaticString, grace: Double = 5) {
-        closeWhenAnswered = false
+        pendingState?.closeWhenAnswered = false
         unsubscribeAll()
         sendClose(code, reason: reason)
         deadline = loop.now + grace
@@ -173,7 +189,7 @@ final class WebSocketConnection: Socket {
         if closeSent || awaitingPong { close(); return } // dead peer, or no close answer
         awaitingPong = true
         sendControl(.ping, UnsafeRawBufferPointer(start: nil, count: 0))
-        deadline = loop.now + limits.wsPingInterval
+        deadline = loop.now + ctx.limits.wsPingInterval
     }
 
     override func drained() {
@@ -183,7 +199,7 @@ final class WebSocketConnection: Socket {
     /// Shutdown: close with 1001 (going away; clients reconnect with `since`) — once the
     /// answers to publishes already sent are written, so a publisher is not left guessing.
     func shutDown() {
-        if !unansweredPublishes.isEmpty { closeWhenAnswered = true; return }
+        if hasUnansweredPublishes { pending.closeWhenAnswered = true; return }
         close(with: CloseCode.goingAway, reason: "server shutting down")
     }
 

@@ -338,11 +338,13 @@ struct ClusterTests {
         #expect(throws: TestError.self, "still waiting for Redis, the connection stays") { try c.fill(timeout: 0.3) }
         redis.resume()
         let a = try c.response(), b = try c.response()
-        #expect(a.status == 201 && a.json["first"] as? Int == 1)
-        #expect(b.status == 201 && b.json["first"] as? Int == 2 && b.header("Connection") == "close")
+        #expect(a.status == 201 && b.status == 201 && b.header("Connection") == "close")
         #expect(try c.waitForClose(timeout: 5))
         let published = try ws.nextJSON()
-        #expect(published["type"] as? String == "published" && published["seq"] as? Int == 3)
+        #expect(published["type"] as? String == "published")
+        // Two connections: which Redis saw first is the loop's business; each got its own seq.
+        let seqs = [a.json["first"] as? Int, b.json["first"] as? Int, published["seq"] as? Int].compactMap { $0 }
+        #expect(Set(seqs) == [1, 2, 3] && seqs[0] < seqs[1], "\(seqs)")
         #expect(try ws.readCloseCode(timeout: 5) == 1001)
         #expect(try redis.cli(["HGET", "rw:{sd}:meta", "seq"]) == "3", "each publish ran once")
     }
