@@ -24,7 +24,10 @@ public final class RepeatingTimer {
         timer = nil
     }
 
+    /// The action may drop the last reference to its own timer (a one-shot retry that clears
+    /// itself): the timer, and with it the closure's captures, live until the action returns.
     private static let callback: CShim_cb = { ctx, _, _ in
-        Unmanaged<RepeatingTimer>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.action() }
+        let timer = Unmanaged<RepeatingTimer>.fromOpaque(ctx!).takeUnretainedValue()
+        withExtendedLifetime(timer) { timer.action() }
     }
 }

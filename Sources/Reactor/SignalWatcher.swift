@@ -24,7 +24,9 @@ public final class SignalWatcher {
         watcher = nil
     }
 
+    /// As with `RepeatingTimer`: the action may drop the last reference to its watcher.
     private static let callback: CShim_cb = { ctx, signum, _ in
-        Unmanaged<SignalWatcher>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.action(signum) }
+        let watcher = Unmanaged<SignalWatcher>.fromOpaque(ctx!).takeUnretainedValue()
+        withExtendedLifetime(watcher) { watcher.action(signum) }
     }
 }

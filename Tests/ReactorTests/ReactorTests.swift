@@ -57,6 +57,37 @@ struct ReactorTests {
         #expect(sink.workerThreads.count >= 1 && !sink.workerThreads.contains(UInt(pthread_self())))
     }
 
+    /// A retry timer clears itself from inside its action (as `RedisLink` does): whatever the
+    /// action captured must outlive that, or the rest of the action reads freed memory.
+    @Test func aTimerActionThatDropsItsOwnTimerKeepsItsCapturesUntilItReturns() throws {
+        let t = LoopThread(); defer { t.stop() }
+        final class Probe {}
+        final class Holder: @unchecked Sendable {
+            var timer: RepeatingTimer?
+            weak var probe: Probe?
+            var probeAliveAfterDrop: Bool?
+        }
+        let holder = Holder()
+        let fired = DispatchSemaphore(value: 0)
+        t.loop.post {
+            let probe = Probe() // owned by the action's closure alone
+            holder.probe = probe
+            holder.timer = RepeatingTimer(loop: t.loop, interval: 0.001) {
+                guard holder.probeAliveAfterDrop == nil else { return }
+                withExtendedLifetime(probe) {}
+                holder.timer = nil // the last reference to the timer, and so to this closure
+                holder.probeAliveAfterDrop = holder.probe != nil
+                fired.signal()
+            }
+        }
+        #expect(fired.wait(timeout: .now() + 10) == .success)
+        let settled = DispatchSemaphore(value: 0)
+        t.loop.post { settled.signal() }
+        #expect(settled.wait(timeout: .now() + 10) == .success)
+        #expect(holder.probeAliveAfterDrop == true)
+        #expect(holder.probe == nil) // and released once the action returned
+    }
+
     @Test func shortWritesArmTheWatcherAndEveryByteArrives() throws {
         let t = LoopThread(); defer { t.stop() }
         var fds: [Int32] = [0, 0]
