@@ -185,11 +185,18 @@ final class RedisRuns: RunBackend {
         if latest > run.lastSeq { registry.skip(run, to: latest) } // history expired or trimmed past what we held
         m.state = .live
         if m.rereadAfter { m.rereadAfter = false; read(m); return }
-        drainWaiting(m)
-        guard m.state == .live else { return } // a hole remains: another read is on its way
+        // Subscribers that waited without `since` start where the run was when their
+        // subscription took effect: before the first message that reached us meanwhile (it was
+        // published after our SUBSCRIBE, so after they subscribed, and the read may already
+        // hold it), else at the read's seq. Attached after the read's entries and before the
+        // messages are drained, they get those events too, in order.
+        let start = max(0, min(latest, m.waitingMessages.lazy.filter { $0.epoch == epoch }.map { $0.event.seq - 1 }.min() ?? latest))
         let waiting = m.waitingSubscribers
         m.waitingSubscribers.removeAll()
-        for w in waiting { w.waiter.runReady(run, since: w.since, epoch: w.epoch) }
+        for w in waiting {
+            if w.since == nil { w.waiter.runReady(run, since: start, epoch: epoch) } else { w.waiter.runReady(run, since: w.since, epoch: w.epoch) }
+        }
+        drainWaiting(m) // a hole left there starts another read; subscribers get the rest in order
     }
 
     private func accept(_ e: Event, into run: Run, now: Double) {
@@ -293,9 +300,23 @@ final class RedisRuns: RunBackend {
     /// case is taken — a live mirror, nothing waiting, the same epoch, these seqs next — made
     /// exactly as the script makes them (`Event.make`, the format the script writes); anything
     /// else is left to the pub/sub messages. Those arrive as well and are dropped as applied.
+    /// A mirror still being read keeps these events as it would their messages: subscribers
+    /// waiting for the read then start before them (they subscribed before this publish).
     private func deliverLocally(_ runId: String, epoch: [UInt8], first: Int64, bodies: [[UInt8]], time: [UInt8]) {
-        guard let m = mirrors[runId], m.state == .live, m.waitingMessages.isEmpty,
-              first == m.run.lastSeq + 1, m.run.epoch.utf8.elementsEqual(epoch) else { return }
+        guard let m = mirrors[runId] else { return }
+        if m.state != .live {
+            let epochText = String(decoding: epoch, as: UTF8.self)
+            time.withUnsafeBytes { t in
+                m.run.idBytes.withUnsafeBytes { id in
+                    for (i, body) in bodies.enumerated() {
+                        let e = body.withUnsafeBytes { Event.make(runId: id, seq: first + Int64(i), time: t, data: $0) }
+                        m.waitingMessages.append((epochText, e))
+                    }
+                }
+            }
+            return
+        }
+        guard m.waitingMessages.isEmpty, first == m.run.lastSeq + 1, m.run.epoch.utf8.elementsEqual(epoch) else { return }
         let run = m.run, now = loop.now
         time.withUnsafeBytes { t in
             run.idBytes.withUnsafeBytes { id in

@@ -116,6 +116,28 @@ struct ClusterTests {
         for c in subs { #expect(try c.eventSeqs(1) == [21]) }
     }
 
+    /// An event published through the subscriber's own instance right after the handshake
+    /// reaches the subscriber, also while the instance's first read of the run is still in
+    /// flight and whichever of the read's answer, the publish's answer and the pub/sub message
+    /// comes first. (Through another instance the guarantee starts at the `subscribed` message.)
+    @Test func anEventPublishedRightAfterTheHandshakeReachesTheSubscriber() throws {
+        let redis = try RedisServer(); defer { redis.stop() }
+        let nodes = try startCluster(2, redis)
+        defer { nodes.stopAndCheck() }
+        var missed: [String] = []
+        for i in 0..<40 {
+            let run = "early\(i)"
+            let sub = try nodes[0].subscribeRun(run) // no wait for "subscribed"
+            try nodes[0].publishSequence(run, 1...1)
+            if (try? sub.eventSeqs(1, timeout: 5)) != [1] { missed.append(run) }
+            let other = try nodes[0].subscribeRun(run + "x")
+            _ = try other.subscribedEpoch()
+            try nodes[1].publishSequence(run + "x", 1...1)
+            if (try? other.eventSeqs(1, timeout: 5)) != [1] { missed.append(run + "x") }
+        }
+        #expect(missed.isEmpty, "seq 1 did not reach the subscriber of \(missed)")
+    }
+
     @Test func pubsubConnectionKilledMidStreamLosesAndDuplicatesNothing() throws {
         let redis = try RedisServer(); defer { redis.stop() }
         let nodes = try startCluster(2, redis)
