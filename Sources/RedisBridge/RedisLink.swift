@@ -1,7 +1,9 @@
 import CShimCrypto
 import Reactor
 
-/// Where and how to reach Redis: host, port, optional password (`AUTH`) and database (`SELECT`).
+/// Where and how to reach Redis: one server (`host`, `port`), or the master that a group of
+/// sentinels names (`sentinels`); optional password (`AUTH`, for the data nodes) and database
+/// (`SELECT`).
 public struct RedisEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -9,13 +11,49 @@ public struct RedisEndpoint: Sendable, Equatable {
     public var database: Int
     /// An ACL user (`AUTH user password`), nil for the default user.
     public var username: String?
+    /// With Redis Sentinel: the sentinels to ask for the master's address (`host` and `port`
+    /// are then unused).
+    public var sentinels: RedisSentinels?
 
-    public init(host: String, port: Int, password: String? = nil, database: Int = 0, username: String? = nil) {
+    public init(host: String, port: Int, password: String? = nil, database: Int = 0, username: String? = nil,
+                sentinels: RedisSentinels? = nil) {
         self.host = host
         self.port = port
         self.password = password
         self.database = database
         self.username = username
+        self.sentinels = sentinels
+    }
+
+    /// For logs and readiness: `host:port`, or the sentinels and the master's name.
+    public var address: String {
+        guard let s = sentinels else { return "\(host):\(port)" }
+        return "master '\(s.masterName)' of sentinels \(s.nodes.map { "\($0.host):\($0.port)" }.joined(separator: ","))"
+    }
+}
+
+/// A Redis Sentinel group: the sentinels (asked in turn), the name of the master they watch,
+/// and the sentinels' own password when they need one (`REDIS_SENTINEL_PASSWORD`).
+public struct RedisSentinels: Sendable, Equatable {
+    public var nodes: [RedisNode]
+    public var masterName: String
+    public var password: String?
+
+    public init(nodes: [RedisNode], masterName: String, password: String? = nil) {
+        self.nodes = nodes
+        self.masterName = masterName
+        self.password = password
+    }
+}
+
+/// One Redis process's address.
+public struct RedisNode: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
     }
 }
 
@@ -115,6 +153,11 @@ public final class RedisLink {
                 self.issue(eval, slot, fallback: nil)
             } else {
                 self.complete(slot, r)
+                // A master demoted under us (a failover): nothing was written; reconnect, and
+                // with sentinels ask them for the new master.
+                if case .error(let e) = r, e.hasPrefix("READONLY"), self.command === c {
+                    self.dropCommand("Redis at \(self.server.map { "\($0.host):\($0.port)" } ?? "?") is a replica now (READONLY)")
+                }
             }
         }
     }
@@ -215,6 +258,8 @@ public final class RedisLink {
     public func stop() {
         stopped = true
         commandRetry?.stop(); pubsubRetry?.stop()
+        for ask in asking.values { ask.end() }
+        asking.removeAll()
         command?.onDisconnect = nil; pubsub?.onDisconnect = nil
         command?.close(); pubsub?.close()
         command = nil; pubsub = nil
@@ -233,30 +278,123 @@ public final class RedisLink {
         pubsub = open(pubsub: true)
     }
 
-    /// Opens one connection, authenticates and selects the database, then reports it up.
-    private func open(pubsub isPubSub: Bool) -> RedisConnection {
-        let ep = endpoint
+    /// The sentinel each side is asking now (keyed by `pubsub`), closed by `stop()`.
+    private var asking: [Bool: SentinelAsk] = [:]
+
+    /// The server the command connection was last connected to (with sentinels: the master
+    /// they named then); nil before the first connection.
+    public private(set) var server: RedisNode?
+
+    /// Opens one connection, authenticates, selects the database and checks with `ROLE` that
+    /// the server is a master (a replica refuses writes; connecting to one again and again
+    /// would only fail), then reports it up. With sentinels, asks them for the master's address
+    /// first (each connection on its own, so a reconnect after a failover asks again).
+    private func open(pubsub isPubSub: Bool) -> RedisConnection? {
+        guard let group = endpoint.sentinels else {
+            return connect(RedisNode(host: endpoint.host, port: endpoint.port), pubsub: isPubSub, sentinelsNamed: nil)
+        }
+        askSentinels(group, from: 0, pubsub: isPubSub, lastProblem: "")
+        return nil
+    }
+
+    /// `sentinelsNamed`: the master's name, when the sentinels gave this address.
+    private func connect(_ node: RedisNode, pubsub isPubSub: Bool, sentinelsNamed: String?) -> RedisConnection {
         var conn: RedisConnection!
-        conn = RedisConnection(loop: loop, host: ep.host, port: ep.port, connectTimeout: connectTimeout) { [weak self] result in
+        conn = RedisConnection(loop: loop, host: node.host, port: node.port, connectTimeout: connectTimeout) { [weak self] result in
             guard let self, !self.stopped else { return }
             switch result {
             case .failure(let f):
-                self.failed(pubsub: isPubSub, f.message)
+                self.failed(pubsub: isPubSub, sentinelsNamed == nil ? f.message : "the master \(node.host):\(node.port) that the sentinels name: \(f.message)")
             case .success:
-                self.handshake(conn, pubsub: isPubSub)
+                self.handshake(conn, pubsub: isPubSub, node: node, sentinelsNamed: sentinelsNamed)
             }
         }
         return conn
     }
 
-    private func handshake(_ conn: RedisConnection, pubsub isPubSub: Bool) {
+    /// Asks sentinel `i` (then the next ones) for the master's address, then connects to it.
+    /// Each sentinel gets `commandTimeout` to connect and answer; then the next one is asked.
+    private func askSentinels(_ group: RedisSentinels, from i: Int, pubsub isPubSub: Bool, lastProblem: String) {
+        guard !stopped else { return }
+        guard i < group.nodes.count else {
+            return failed(pubsub: isPubSub, "no sentinel named the master '\(group.masterName)': \(lastProblem)")
+        }
+        let node = group.nodes[i]
+        let at = "sentinel \(node.host):\(node.port)"
+        let ask = SentinelAsk()
+        asking[isPubSub] = ask
+        // Ends this sentinel's turn once: with the master's address, or with why not.
+        let finish = { [weak self, weak ask] (master: RedisNode?, problem: String) in
+            guard let self, let ask, self.asking[isPubSub] === ask else { return }
+            self.asking[isPubSub] = nil
+            ask.end()
+            guard !self.stopped else { return }
+            if let master {
+                if isPubSub { self.pubsub = self.connect(master, pubsub: true, sentinelsNamed: group.masterName) }
+                else { self.command = self.connect(master, pubsub: false, sentinelsNamed: group.masterName) }
+            } else {
+                self.askSentinels(group, from: i + 1, pubsub: isPubSub, lastProblem: "\(at) \(problem)")
+            }
+        }
+        let seconds = Int(commandTimeout)
+        ask.deadline = RepeatingTimer(loop: loop, interval: commandTimeout) { finish(nil, "did not answer within \(seconds) s") }
+        let conn = RedisConnection(loop: loop, host: node.host, port: node.port, connectTimeout: connectTimeout) { [weak ask] result in
+            guard let ask, let conn = ask.conn else { return }
+            if case .failure(let f) = result { return finish(nil, f.message) }
+            let query = {
+                conn.send(["SENTINEL", "get-master-addr-by-name", group.masterName]) { r in
+                    if case .array(let a) = r, a.count == 2, let host = a[0].string, let p = a[1].string, let port = Int(p) {
+                        return finish(RedisNode(host: host, port: port), "")
+                    }
+                    switch r {
+                    case .null, .array: finish(nil, "does not know a master named '\(group.masterName)'")
+                    case .error(let e): finish(nil, "answered \(e)")
+                    default: finish(nil, "closed the connection")
+                    }
+                }
+            }
+            guard let pw = group.password else { return query() }
+            conn.send(["AUTH", pw]) { r in
+                if case .error(let e) = r { finish(nil, "refused AUTH (check REDIS_SENTINEL_PASSWORD): \(e)") } else { query() }
+            }
+        }
+        ask.conn = conn
+    }
+
+    /// One sentinel being asked: its connection and its deadline.
+    private final class SentinelAsk {
+        var conn: RedisConnection?
+        var deadline: RepeatingTimer?
+        func end() {
+            deadline?.stop(); deadline = nil
+            conn?.onDisconnect = nil
+            conn?.close(); conn = nil
+        }
+    }
+
+    private func handshake(_ conn: RedisConnection, pubsub isPubSub: Bool, node: RedisNode, sentinelsNamed master: String?) {
         var steps: [[String]] = []
         if let pw = endpoint.password { steps.append(endpoint.username.map { ["AUTH", $0, pw] } ?? ["AUTH", pw]) }
         if !isPubSub && endpoint.database != 0 { steps.append(["SELECT", String(endpoint.database)]) }
+        steps.append(["ROLE"])
         func next(_ i: Int) {
-            guard i < steps.count else { return up(conn, pubsub: isPubSub) }
+            guard i < steps.count else { return up(conn, pubsub: isPubSub, node: node) }
             conn.send(steps[i]) { [weak self] r in
                 guard let self, !self.stopped else { return }
+                if steps[i][0] == "ROLE" {
+                    // A replica (a sentinel can name the old master for a moment after a
+                    // failover). A server that does not let us ask (an ACL) is taken as it is.
+                    if case .array(let role) = r, let name = role.first?.string, name != "master" {
+                        let kind = name == "slave" ? "replica" : name
+                        conn.onDisconnect = nil
+                        conn.close()
+                        let at = "\(node.host):\(node.port)"
+                        return self.failed(pubsub: isPubSub, master.map { "\(at), named by the sentinels as master '\($0)', is a \(kind), not a master (a failover in progress?)" }
+                                           ?? "\(at) is a \(kind), not a master: point REDIS_URL at the master, or use redis+sentinel://")
+                    }
+                    if case .disconnected = r { return self.failed(pubsub: isPubSub, "Redis closed the connection during the handshake") }
+                    return next(i + 1)
+                }
                 switch r {
                 case .error(let e):
                     let what = steps[i][0] == "AUTH" ? "AUTH failed (check the password in REDIS_URL)" : "SELECT \(self.endpoint.database) failed"
@@ -273,7 +411,8 @@ public final class RedisLink {
         next(0)
     }
 
-    private func up(_ conn: RedisConnection, pubsub isPubSub: Bool) {
+    private func up(_ conn: RedisConnection, pubsub isPubSub: Bool, node: RedisNode) {
+        if !isPubSub { server = node }
         conn.onDisconnect = { [weak self, weak conn] failure in
             guard let self, !self.stopped, conn != nil else { return }
             self.lost(pubsub: isPubSub, failure?.message ?? "Redis closed the connection")

@@ -14,7 +14,7 @@ extension Config {
         c.port = try int(v, "PORT", c.port, 0...65535, "a port number (0-65535)")
         c.reusePort = try bool(v, "REUSE_PORT", c.reusePort)
         if let s = v["REDIS_URL"], !s.isEmpty {
-            switch RedisEndpoint.parse(s) {
+            switch RedisEndpoint.parse(s, sentinelPassword: v["REDIS_SENTINEL_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }) {
             case .success(let u): c.redisURL = u
             case .failure(let e): throw e
             }

@@ -74,14 +74,24 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var description: String { "invalid \(setting): \(message)" }
 }
 
-/// `REDIS_URL`: `redis://[[user]:password@]host:port[/db]`, parsed into where and how to reach
-/// Redis.
+/// `REDIS_URL`, parsed into where and how to reach Redis:
+/// - `redis://[[user]:password@]host[:port][/db]` — one server;
+/// - `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/MASTER_NAME[/db]` — the
+///   master that these sentinels name (port 26379 by default; the password is the data nodes';
+///   `sentinelPassword` is the sentinels' own, from `REDIS_SENTINEL_PASSWORD`).
+/// `redis+cluster://` (Redis Cluster) is refused with a message saying it is not supported yet.
 extension RedisEndpoint {
     /// Parses the URL or says what is wrong with it (never echoing the password).
-    public static func parse(_ text: String) -> Result<RedisEndpoint, ConfigError> {
+    public static func parse(_ text: String, sentinelPassword: String? = nil) -> Result<RedisEndpoint, ConfigError> {
         func fail(_ m: String) -> Result<RedisEndpoint, ConfigError> { .failure(ConfigError(setting: "REDIS_URL", message: m)) }
-        guard text.hasPrefix("redis://") else { return fail("must start with redis:// (got a URL with another scheme)") }
-        var rest = Substring(text.dropFirst("redis://".count))
+        if text.hasPrefix("redis+cluster://") {
+            return fail("redis+cluster:// (Redis Cluster) is not supported by this version; use redis:// (one server) or redis+sentinel://")
+        }
+        let sentinel = text.hasPrefix("redis+sentinel://")
+        guard sentinel || text.hasPrefix("redis://") else {
+            return fail("must start with redis:// or redis+sentinel:// (got a URL with another scheme)")
+        }
+        var rest = Substring(text.dropFirst(sentinel ? "redis+sentinel://".count : "redis://".count))
         var password: String?
         var username: String?
         if let at = rest.lastIndex(of: "@") {
@@ -94,25 +104,54 @@ extension RedisEndpoint {
                 password = String(auth)
             }
         }
-        var database = 0
+        var path: [Substring] = []
         if let slash = rest.firstIndex(of: "/") {
-            let db = rest[rest.index(after: slash)...]
+            path = rest[rest.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: false)
             rest = rest[..<slash]
-            if !db.isEmpty {
-                guard let d = Int(db), d >= 0, d < 65536 else { return fail("database '\(db)' is not a number") }
-                database = d
+        }
+        var masterName: String?
+        if sentinel {
+            guard let name = path.first, !name.isEmpty else { return fail("redis+sentinel:// needs the master's name after the hosts (…/MASTER_NAME)") }
+            masterName = String(name)
+            path.removeFirst()
+        }
+        var database = 0
+        if path.count > 1 { return fail("has more path than \(sentinel ? "/MASTER_NAME/db" : "/db")") }
+        if let db = path.first, !db.isEmpty {
+            guard let d = Int(db), d >= 0, d < 65536 else { return fail("database '\(db)' is not a number") }
+            database = d
+        }
+        var nodes: [RedisNode] = []
+        for part in sentinel ? rest.split(separator: ",", omittingEmptySubsequences: false) : [rest] {
+            switch node(part, defaultPort: sentinel ? 26379 : 6379) {
+            case .success(let n): nodes.append(n)
+            case .failure(let m): return fail(m.text)
             }
         }
-        var host = String(rest)
-        var port = 6379
-        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
-            host = String(rest[..<colon])
-            let p = rest[rest.index(after: colon)...]
-            guard let n = Int(p), (1...65535).contains(n) else { return fail("port '\(p)' is not 1-65535") }
+        if let masterName {
+            return .success(RedisEndpoint(host: "", port: 0, password: password, database: database, username: username,
+                                          sentinels: RedisSentinels(nodes: nodes, masterName: masterName, password: sentinelPassword)))
+        }
+        return .success(RedisEndpoint(host: nodes[0].host, port: nodes[0].port, password: password, database: database, username: username))
+    }
+
+    /// `host[:port]` or `[v6]:port`; the error says which part is wrong.
+    private static func node(_ text: Substring, defaultPort: Int) -> Result<RedisNode, NodeError> {
+        var host = String(text)
+        var port = defaultPort
+        if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]") {
+            host = String(text[..<colon])
+            let p = text[text.index(after: colon)...]
+            guard let n = Int(p), (1...65535).contains(n) else { return .failure(NodeError("port '\(p)' is not 1-65535")) }
             port = n
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return fail("has no host") }
-        return .success(RedisEndpoint(host: host, port: port, password: password, database: database, username: username))
+        guard !host.isEmpty else { return .failure(NodeError("has no host")) }
+        return .success(RedisNode(host: host, port: port))
+    }
+
+    private struct NodeError: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
     }
 }

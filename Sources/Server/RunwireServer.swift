@@ -85,7 +85,7 @@ public final class RunwireServer: @unchecked Sendable {
             "backend": "\(loop.backend == 4 ? "epoll" : "libev backend \(loop.backend)")", "loops": "\(loops.count)",
         ])
         if let u = config.redisURL {
-            logger.info("redis", metadata: ["address": "\(u.host):\(u.port)", "database": "\(u.database)",
+            logger.info("redis", metadata: ["address": "\(u.address)", "database": "\(u.database)",
                                            "fanOut": "\(config.useRedisWebSocket ? "through Redis" : "local (USE_REDIS_WEBSOCKET=false)")"])
         }
         if config.protectedMode {

@@ -29,8 +29,10 @@ struct Serve: ParsableCommand {
     var port: String?
     @Option(name: .customLong("reuse-port"), help: ArgumentHelp("Set SO_REUSEPORT so several processes share the port. [env REUSE_PORT, default false]", valueName: "value"))
     var reusePort: String?
-    @Option(name: .customLong("redis-url"), help: ArgumentHelp("redis://[:password@]host:port[/db]; unset = single-instance embedded mode. [env REDIS_URL, default unset]", valueName: "value"))
+    @Option(name: .customLong("redis-url"), help: ArgumentHelp("redis://[[user]:password@]host:port[/db], or redis+sentinel://[[user]:password@]host:port[,host:port…]/MASTER_NAME[/db]; unset = single-instance embedded mode. [env REDIS_URL, default unset]", valueName: "value"))
     var redisUrl: String?
+    @Option(name: .customLong("redis-sentinel-password"), help: ArgumentHelp("The sentinels' own password (redis+sentinel:// only). [env REDIS_SENTINEL_PASSWORD, default unset]", valueName: "value"))
+    var redisSentinelPassword: String?
     @Option(name: .customLong("use-redis-websocket"), help: ArgumentHelp("Fan run events out through Redis. [env USE_REDIS_WEBSOCKET, default true with REDIS_URL]", valueName: "value"))
     var useRedisWebsocket: String?
     @Option(name: .customLong("enable-artifact-cleanup"), help: ArgumentHelp("Run the retention cleaner. [env ENABLE_ARTIFACT_CLEANUP, default true]", valueName: "value"))
@@ -110,6 +112,7 @@ struct Serve: ParsableCommand {
         if let port { flags["PORT"] = port }
         if let reusePort { flags["REUSE_PORT"] = reusePort }
         if let redisUrl { flags["REDIS_URL"] = redisUrl }
+        if let redisSentinelPassword { flags["REDIS_SENTINEL_PASSWORD"] = redisSentinelPassword }
         if let useRedisWebsocket { flags["USE_REDIS_WEBSOCKET"] = useRedisWebsocket }
         if let enableArtifactCleanup { flags["ENABLE_ARTIFACT_CLEANUP"] = enableArtifactCleanup }
         if let artifactRetentionDays { flags["ARTIFACT_RETENTION_DAYS"] = artifactRetentionDays }

@@ -22,25 +22,38 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     private func launch() throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", dir,
                     "--appendonly", persistent ? "yes" : "no", "--appendfsync", "always"]
         if let password { args += ["--requirepass", password] }
+        process = try Self.launch(args, port: port, password: password)
+    }
+
+    /// Starts `redis-server ARGS` and waits (up to 10 s) until 127.0.0.1:`port` answers PING;
+    /// a process that does not is killed.
+    static func launch(_ args: [String], port: Int, password: String?) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = args
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let end = Date().addingTimeInterval(10)
         while Date() < end {
-            if (try? cli(["PING"])) == "PONG" { return }
+            if (try? cli(port: port, password: password, ["PING"])) == "PONG" { return process }
             usleep(20_000)
         }
-        throw RedisServerError("redis-server did not start on \(port)")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        throw RedisServerError("redis-server \(args.joined(separator: " ")) did not answer on port \(port)")
     }
 
     /// Runs one command through redis-cli and returns its trimmed output (bounded: 10 s).
     @discardableResult
     public func cli(_ args: [String]) throws -> String {
+        try Self.cli(port: port, password: password, args)
+    }
+
+    /// Runs one command through redis-cli against 127.0.0.1:`port` (bounded: 10 s).
+    public static func cli(port: Int, password: String?, _ args: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
         p.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + args
@@ -56,6 +69,13 @@ public final class RedisServer: @unchecked Sendable {
         watchdog.cancel()
         if p.terminationReason == .uncaughtSignal { throw RedisServerError("redis-cli \(args) timed out") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Kills the server at once (SIGKILL, as a crash): nothing is written, no client is told.
+    public func crash() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// Stops (SIGTERM, bounded) and starts again on the same port and directory.

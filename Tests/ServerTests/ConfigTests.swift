@@ -43,6 +43,18 @@ struct ConfigTests {
         #expect(c.redisURL?.port == 6379 && c.redisURL?.database == 0 && c.useRedisWebSocket)
     }
 
+    @Test func sentinelURLNamesEverySentinelTheMasterAndTheDataNodesPassword() throws {
+        let c = try load(["REDIS_URL": "redis+sentinel://app:pw@10.0.0.1,10.0.0.2:26380,[::1]:26381/orders/3",
+                          "REDIS_SENTINEL_PASSWORD": "spw"]).get()
+        let s = RedisSentinels(nodes: [RedisNode(host: "10.0.0.1", port: 26379), RedisNode(host: "10.0.0.2", port: 26380),
+                                       RedisNode(host: "::1", port: 26381)], masterName: "orders", password: "spw")
+        #expect(c.redisURL == RedisEndpoint(host: "", port: 0, password: "pw", database: 3, username: "app", sentinels: s))
+        #expect(c.useRedisWebSocket)
+        #expect(c.redisURL?.address == "master 'orders' of sentinels 10.0.0.1:26379,10.0.0.2:26380,::1:26381")
+        let plain = try load(["REDIS_URL": "redis+sentinel://h/m"]).get()
+        #expect(plain.redisURL?.sentinels?.password == nil && plain.redisURL?.database == 0)
+    }
+
     @Test func precedenceIsFlagsThenEnvironmentThenDotenv() throws {
         let dotenv = "PORT=1111\nLOG_LEVEL=debug\nSTORAGE_DIR='/from/dotenv'\n"
         let c = try load(["PORT": "2222", "LOG_LEVEL": "error"], dotenv: dotenv, flags: ["PORT": "3333"]).get()
@@ -65,7 +77,14 @@ struct ConfigTests {
         ("PORT", "70000", "invalid PORT: '70000' is not a port number (0-65535)"),
         ("PORT", "", "invalid PORT: '' is not a port number (0-65535)"),
         ("REUSE_PORT", "maybe", "invalid REUSE_PORT: 'maybe' is not true or false"),
-        ("REDIS_URL", "http://x", "invalid REDIS_URL: must start with redis:// (got a URL with another scheme)"),
+        ("REDIS_URL", "http://x", "invalid REDIS_URL: must start with redis:// or redis+sentinel:// (got a URL with another scheme)"),
+        ("REDIS_URL", "redis+cluster://h:7000", "invalid REDIS_URL: redis+cluster:// (Redis Cluster) is not supported by this version; use redis:// (one server) or redis+sentinel://"),
+        ("REDIS_URL", "redis+sentinel://h:26379", "invalid REDIS_URL: redis+sentinel:// needs the master's name after the hosts (…/MASTER_NAME)"),
+        ("REDIS_URL", "redis+sentinel://h:26379,:1/m", "invalid REDIS_URL: has no host"),
+        ("REDIS_URL", "redis+sentinel://h:26379,g:0/m", "invalid REDIS_URL: port '0' is not 1-65535"),
+        ("REDIS_URL", "redis+sentinel://h/m/x", "invalid REDIS_URL: database 'x' is not a number"),
+        ("REDIS_URL", "redis+sentinel://h/m/1/2", "invalid REDIS_URL: has more path than /MASTER_NAME/db"),
+        ("REDIS_URL", "redis://h/1/2", "invalid REDIS_URL: has more path than /db"),
         ("REDIS_URL", "redis://h:99999", "invalid REDIS_URL: port '99999' is not 1-65535"),
         ("REDIS_URL", "redis://h/x", "invalid REDIS_URL: database 'x' is not a number"),
         ("ARTIFACT_RETENTION_DAYS", "-1", "invalid ARTIFACT_RETENTION_DAYS: '-1' is not a number of days (1-36500)"),

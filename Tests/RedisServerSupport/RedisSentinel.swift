@@ -1,0 +1,45 @@
+import Foundation
+
+/// A real Redis Sentinel (`redis-server CONF --sentinel`) on a free loopback port, watching the
+/// master `name` at 127.0.0.1:`masterPort`, started and stopped by a test. Failure detection is
+/// fast (`down-after-milliseconds 1000`) so that a failover fits a test's bounded wait.
+public final class RedisSentinel: @unchecked Sendable {
+    public let port: Int
+    public let dir: String
+    private let process: Process
+
+    public init(name: String, masterPort: Int, quorum: Int) throws {
+        port = try RedisServer.freePort()
+        dir = NSTemporaryDirectory() + "sentinel-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let conf = """
+            port \(port)
+            bind 127.0.0.1
+            dir \(dir)
+            sentinel monitor \(name) 127.0.0.1 \(masterPort) \(quorum)
+            sentinel down-after-milliseconds \(name) 1000
+            sentinel failover-timeout \(name) 10000
+            sentinel parallel-syncs \(name) 1
+
+            """
+        try conf.write(toFile: dir + "/sentinel.conf", atomically: true, encoding: .utf8) // sentinel rewrites it
+        process = try RedisServer.launch([dir + "/sentinel.conf", "--sentinel"], port: port, password: nil)
+    }
+
+    /// Runs one command through redis-cli against this sentinel (bounded: 10 s).
+    @discardableResult
+    public func cli(_ args: [String]) throws -> String {
+        try RedisServer.cli(port: port, password: nil, args)
+    }
+
+    /// Stops the sentinel (SIGTERM, then SIGKILL after 5 s) and removes its directory.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            let end = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < end { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
