@@ -81,6 +81,36 @@ struct SentinelTests {
         #expect(try node.get("/health/ready").status == 200)
     }
 
+    /// A planned failover (`SENTINEL FAILOVER`): the old master is demoted (it answers
+    /// READONLY, or drops our connections), the sentinels name the new one, and the run goes
+    /// on at the next seq with nothing lost.
+    @Test func aPlannedFailoverLosesNothing() throws {
+        let group = try SentinelGroup(); defer { group.stop() }
+        #expect(try group.waitSettled(), "the sentinels did not learn the replica and each other")
+        let node = try ServerProcess(["--port", "0", "--redis-url", group.url, "--sweep-interval", "0.1"])
+        defer { node.stopAndCheck() }
+        try node.waitListening()
+        #expect(try node.waitReady())
+        let sub = try node.subscribeRun("pf1")
+        _ = try sub.subscribedEpoch()
+        try node.publishSequence("pf1", 1...3)
+        #expect(try group.sentinels[0].cli(["SENTINEL", "FAILOVER", group.name]) == "OK")
+        #expect(try eventually(timeout: 30) { try group.replica.cli(["ROLE"]).hasPrefix("master") }, "the replica was not promoted")
+        var last = "", statuses = Set<Int>()
+        let published = try eventually(timeout: 30) {
+            let r = try node.publish("pf1", "{\"i\":4}")
+            last = "\(r.status) \(r.text)"
+            statuses.insert(r.status)
+            return r.status == 201
+        }
+        #expect(published, "no publish succeeded after the failover: \(last)")
+        #expect(statuses.isSubset(of: [201, 503]), "\(statuses)")
+        #expect(last.contains("\"first\":4"), "\(last)")
+        try node.publishSequence("pf1", 5...6)
+        let seqs = Result { try sub.eventSeqs(6) }
+        #expect((try? seqs.get()) == [1, 2, 3, 4, 5, 6], "\(seqs)")
+    }
+
     /// `REDIS_URL` naming a replica: not ready, saying so, and nothing is written anywhere.
     /// A master demoted while connected (it answers READONLY): the link lets it go and, finding
     /// a replica on reconnecting, stays down with that reason instead of reconnecting in a loop.
