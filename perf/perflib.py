@@ -97,6 +97,11 @@ def nchan_conf(port):
     return open(os.path.join(ROOT, "perf/nginx/nchan.conf")).read().replace("PORT", str(port))
 
 
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, for the results' machine line."""
+    return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+
+
 def sources():
     """Loopback source addresses 127.0.1.2, 127.0.1.3, …: a fresh one for each run, so a run's
     connections never share local ports with those of the runs before it."""

@@ -28,7 +28,7 @@ public struct RedisEndpoint: Sendable, Equatable {
     /// For logs and readiness: `host:port`, or the sentinels and the master's name.
     public var address: String {
         guard let s = sentinels else { return "\(host):\(port)" }
-        return "master '\(s.masterName)' of sentinels \(s.nodes.map { "\($0.host):\($0.port)" }.joined(separator: ","))"
+        return "master '\(s.masterName)' of sentinels \(s.nodes.map(\.description).joined(separator: ","))"
     }
 }
 
@@ -46,8 +46,8 @@ public struct RedisSentinels: Sendable, Equatable {
     }
 }
 
-/// One Redis process's address.
-public struct RedisNode: Sendable, Equatable {
+/// One Redis process's address; its description is `host:port`.
+public struct RedisNode: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
 
@@ -55,6 +55,8 @@ public struct RedisNode: Sendable, Equatable {
         self.host = host
         self.port = port
     }
+
+    public var description: String { "\(host):\(port)" }
 }
 
 /// The two connections a Runwire instance keeps to Redis — one for commands, one in
@@ -156,7 +158,7 @@ public final class RedisLink {
                 // A master demoted under us (a failover): nothing was written; reconnect, and
                 // with sentinels ask them for the new master.
                 if case .error(let e) = r, e.hasPrefix("READONLY"), self.command === c {
-                    self.dropCommand("Redis at \(self.server.map { "\($0.host):\($0.port)" } ?? "?") is a replica now (READONLY)")
+                    self.dropCommand("Redis at \(self.server.map(\.description) ?? "?") is a replica now (READONLY)")
                 }
             }
         }
@@ -304,7 +306,7 @@ public final class RedisLink {
             guard let self, !self.stopped else { return }
             switch result {
             case .failure(let f):
-                self.failed(pubsub: isPubSub, sentinelsNamed == nil ? f.message : "the master \(node.host):\(node.port) that the sentinels name: \(f.message)")
+                self.failed(pubsub: isPubSub, sentinelsNamed == nil ? f.message : "the master \(node) that the sentinels name: \(f.message)")
             case .success:
                 self.handshake(conn, pubsub: isPubSub, node: node, sentinelsNamed: sentinelsNamed)
             }
@@ -320,7 +322,7 @@ public final class RedisLink {
             return failed(pubsub: isPubSub, "no sentinel named the master '\(group.masterName)': \(lastProblem)")
         }
         let node = group.nodes[i]
-        let at = "sentinel \(node.host):\(node.port)"
+        let at = "sentinel \(node)"
         let ask = SentinelAsk()
         asking[isPubSub] = ask
         // Ends this sentinel's turn once: with the master's address, or with why not.
@@ -376,25 +378,10 @@ public final class RedisLink {
         var steps: [[String]] = []
         if let pw = endpoint.password { steps.append(endpoint.username.map { ["AUTH", $0, pw] } ?? ["AUTH", pw]) }
         if !isPubSub && endpoint.database != 0 { steps.append(["SELECT", String(endpoint.database)]) }
-        steps.append(["ROLE"])
         func next(_ i: Int) {
-            guard i < steps.count else { return up(conn, pubsub: isPubSub, node: node) }
+            guard i < steps.count else { return checkRole(conn, pubsub: isPubSub, node: node, sentinelsNamed: master) }
             conn.send(steps[i]) { [weak self] r in
                 guard let self, !self.stopped else { return }
-                if steps[i][0] == "ROLE" {
-                    // A replica (a sentinel can name the old master for a moment after a
-                    // failover). A server that does not let us ask (an ACL) is taken as it is.
-                    if case .array(let role) = r, let name = role.first?.string, name != "master" {
-                        let kind = name == "slave" ? "replica" : name
-                        conn.onDisconnect = nil
-                        conn.close()
-                        let at = "\(node.host):\(node.port)"
-                        return self.failed(pubsub: isPubSub, master.map { "\(at), named by the sentinels as master '\($0)', is a \(kind), not a master (a failover in progress?)" }
-                                           ?? "\(at) is a \(kind), not a master: point REDIS_URL at the master, or use redis+sentinel://")
-                    }
-                    if case .disconnected = r { return self.failed(pubsub: isPubSub, "Redis closed the connection during the handshake") }
-                    return next(i + 1)
-                }
                 switch r {
                 case .error(let e):
                     let what = steps[i][0] == "AUTH" ? "AUTH failed (check the password in REDIS_URL)" : "SELECT \(self.endpoint.database) failed"
@@ -409,6 +396,27 @@ public final class RedisLink {
             }
         }
         next(0)
+    }
+
+    /// The handshake's last step: a replica is let go (a sentinel can name the old master for a
+    /// moment after a failover). A server that does not let us ask (an ACL) is taken as it is.
+    private func checkRole(_ conn: RedisConnection, pubsub isPubSub: Bool, node: RedisNode, sentinelsNamed master: String?) {
+        conn.send(["ROLE"]) { [weak self] r in
+            guard let self, !self.stopped else { return }
+            switch r {
+            case .array(let role) where role.first?.string.map({ $0 != "master" }) ?? false:
+                let name = role.first?.string ?? ""
+                let kind = name == "slave" ? "replica" : name
+                conn.onDisconnect = nil
+                conn.close()
+                self.failed(pubsub: isPubSub, master.map { "\(node), named by the sentinels as master '\($0)', is a \(kind), not a master (a failover in progress?)" }
+                            ?? "\(node) is a \(kind), not a master: point REDIS_URL at the master, or use redis+sentinel://")
+            case .disconnected:
+                self.failed(pubsub: isPubSub, "Redis closed the connection during the handshake")
+            default:
+                self.up(conn, pubsub: isPubSub, node: node)
+            }
+        }
     }
 
     private func up(_ conn: RedisConnection, pubsub isPubSub: Bool, node: RedisNode) {

@@ -37,7 +37,7 @@ final class ClusterPresence {
     }
 
     func commandUp() {
-        logger.info("redis command connection up", metadata: ["redis": "\(link.server.map { "\($0.host):\($0.port)" } ?? link.endpoint.address)"])
+        logger.info("redis command connection up", metadata: ["redis": "\(link.server.map(\.description) ?? link.endpoint.address)"])
         for s in [RedisScripts.heartbeat, RedisScripts.leave] { link.send(["SCRIPT", "LOAD", s.source]) { _ in } }
         up.set(link.isUp ? 1 : 0)
         heartbeat()

@@ -125,7 +125,7 @@ extension RedisEndpoint {
         for part in sentinel ? rest.split(separator: ",", omittingEmptySubsequences: false) : [rest] {
             switch node(part, defaultPort: sentinel ? 26379 : 6379) {
             case .success(let n): nodes.append(n)
-            case .failure(let m): return fail(m.text)
+            case .failure(let e): return .failure(e)
             }
         }
         if let masterName {
@@ -136,22 +136,18 @@ extension RedisEndpoint {
     }
 
     /// `host[:port]` or `[v6]:port`; the error says which part is wrong.
-    private static func node(_ text: Substring, defaultPort: Int) -> Result<RedisNode, NodeError> {
+    private static func node(_ text: Substring, defaultPort: Int) -> Result<RedisNode, ConfigError> {
+        func fail(_ m: String) -> Result<RedisNode, ConfigError> { .failure(ConfigError(setting: "REDIS_URL", message: m)) }
         var host = String(text)
         var port = defaultPort
         if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]") {
             host = String(text[..<colon])
             let p = text[text.index(after: colon)...]
-            guard let n = Int(p), (1...65535).contains(n) else { return .failure(NodeError("port '\(p)' is not 1-65535")) }
+            guard let n = Int(p), (1...65535).contains(n) else { return fail("port '\(p)' is not 1-65535") }
             port = n
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return .failure(NodeError("has no host")) }
+        guard !host.isEmpty else { return fail("has no host") }
         return .success(RedisNode(host: host, port: port))
-    }
-
-    private struct NodeError: Error {
-        let text: String
-        init(_ text: String) { self.text = text }
     }
 }

@@ -304,25 +304,16 @@ final class RedisRuns: RunBackend {
     /// waiting for the read then start before them (they subscribed before this publish).
     private func deliverLocally(_ runId: String, epoch: [UInt8], first: Int64, bodies: [[UInt8]], time: [UInt8]) {
         guard let m = mirrors[runId] else { return }
-        if m.state != .live {
-            let epochText = String(decoding: epoch, as: UTF8.self)
-            time.withUnsafeBytes { t in
-                m.run.idBytes.withUnsafeBytes { id in
-                    for (i, body) in bodies.enumerated() {
-                        let e = body.withUnsafeBytes { Event.make(runId: id, seq: first + Int64(i), time: t, data: $0) }
-                        m.waitingMessages.append((epochText, e))
-                    }
-                }
-            }
-            return
-        }
-        guard m.waitingMessages.isEmpty, first == m.run.lastSeq + 1, m.run.epoch.utf8.elementsEqual(epoch) else { return }
+        let live = m.state == .live
+        if live { guard m.waitingMessages.isEmpty, first == m.run.lastSeq + 1, m.run.epoch.utf8.elementsEqual(epoch) else { return } }
         let run = m.run, now = loop.now
+        let epochText = live ? "" : String(decoding: epoch, as: UTF8.self)
         time.withUnsafeBytes { t in
             run.idBytes.withUnsafeBytes { id in
                 for (i, body) in bodies.enumerated() {
                     let e = body.withUnsafeBytes { Event.make(runId: id, seq: first + Int64(i), time: t, data: $0) }
-                    registry.accept(e, into: run, now: now, finishes: false) // counted as published
+                    if live { registry.accept(e, into: run, now: now, finishes: false) } // counted as published
+                    else { m.waitingMessages.append((epochText, e)) }
                 }
             }
         }

@@ -34,12 +34,7 @@ public final class RedisSentinel: @unchecked Sendable {
 
     /// Stops the sentinel (SIGTERM, then SIGKILL after 5 s) and removes its directory.
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            let end = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < end { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        }
+        RedisServer.halt(process)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -88,9 +88,12 @@ public final class RedisServer: @unchecked Sendable {
     public func pause() { kill(process.processIdentifier, SIGSTOP) }
     public func resume() { kill(process.processIdentifier, SIGCONT) }
 
-    private func halt() {
+    private func halt() { Self.halt(process) }
+
+    /// Stops a redis-server process: SIGCONT (it may be paused), SIGTERM, then SIGKILL after 5 s.
+    static func halt(_ process: Process) {
         guard process.isRunning else { return }
-        resume()
+        kill(process.processIdentifier, SIGCONT)
         process.terminate()
         let end = Date().addingTimeInterval(5)
         while process.isRunning && Date() < end { usleep(10_000) }

@@ -36,10 +36,39 @@ final class SentinelGroup {
         }
     }
 
+    /// Once the group has settled: a Runwire instance on it, listening and ready (its process
+    /// is killed at deinit if the caller never gets it).
+    func runwire() throws -> ServerProcess {
+        #expect(try waitSettled(), "the sentinels did not learn the replica and each other")
+        let node = try ServerProcess(["--port", "0", "--redis-url", url, "--sweep-interval", "0.1"])
+        try node.waitListening()
+        #expect(try node.waitReady(), "not ready through the sentinels: \(node.log)")
+        return node
+    }
+
     func stop() {
         sentinels.forEach { $0.stop() }
         replica.stop()
         master.stop()
+    }
+}
+
+extension ServerProcess {
+    /// Publishes `{"i":seq}` until it is answered 201 (bounded); meanwhile only 503 (refused,
+    /// nothing stored) is allowed. Returns the last answer's status and text.
+    @discardableResult
+    func publishThroughFailover(_ run: String, seq: Int, timeout: Double = 40) throws -> String {
+        var last = "", statuses = Set<Int>()
+        let published = try eventually(timeout: timeout) {
+            let r = try publish(run, "{\"i\":\(seq)}")
+            last = "\(r.status) \(r.text)"
+            statuses.insert(r.status)
+            return r.status == 201
+        }
+        #expect(published, "no publish succeeded after the failover: \(last); \((try? get("/health/ready").text) ?? "?")")
+        #expect(statuses.isSubset(of: [201, 503]), "answers meanwhile: \(statuses)")
+        #expect(last.contains("\"first\":\(seq)"), "\(last)")
+        return last
     }
 }
 
@@ -50,11 +79,7 @@ struct SentinelTests {
     /// in order, with no gap.
     @Test func aKilledMasterIsReplacedAndTheRunGoesOnAtTheNextSeq() throws {
         let group = try SentinelGroup(); defer { group.stop() }
-        #expect(try group.waitSettled(), "the sentinels did not learn the replica and each other")
-        let node = try ServerProcess(["--port", "0", "--redis-url", group.url, "--sweep-interval", "0.1"])
-        defer { node.stopAndCheck() }
-        try node.waitListening()
-        #expect(try node.waitReady(), "not ready through the sentinels: \(node.log)")
+        let node = try group.runwire(); defer { node.stopAndCheck() }
         let sub = try node.subscribeRun("fo1")
         try node.publishSequence("fo1", 1...3)
         let before = Result { try sub.eventSeqs(3) }
@@ -65,15 +90,7 @@ struct SentinelTests {
         group.master.crash()
         // Meanwhile publishes are refused (503, nothing stored); once a sentinel has promoted
         // the replica, the link finds it and the next publish is seq 4.
-        var answers: [Int] = []
-        let published = try eventually(timeout: 40) {
-            let r = try node.publish("fo1", "{\"i\":4}")
-            answers.append(r.status)
-            if r.status == 201 { #expect(r.text.contains("\"first\":4"), "\(r.text)"); return true }
-            #expect(r.status == 503, "\(r.status) \(r.text)")
-            return false
-        }
-        #expect(published, "no publish succeeded after the failover: \(answers.suffix(5)); \((try? node.get("/health/ready").text) ?? "?")")
+        try node.publishThroughFailover("fo1", seq: 4)
         #expect(try group.replica.cli(["ROLE"]).hasPrefix("master"))
         try node.publishSequence("fo1", 5...6)
         let after = Result { try sub.eventSeqs(3) }
@@ -86,26 +103,13 @@ struct SentinelTests {
     /// on at the next seq with nothing lost.
     @Test func aPlannedFailoverLosesNothing() throws {
         let group = try SentinelGroup(); defer { group.stop() }
-        #expect(try group.waitSettled(), "the sentinels did not learn the replica and each other")
-        let node = try ServerProcess(["--port", "0", "--redis-url", group.url, "--sweep-interval", "0.1"])
-        defer { node.stopAndCheck() }
-        try node.waitListening()
-        #expect(try node.waitReady())
+        let node = try group.runwire(); defer { node.stopAndCheck() }
         let sub = try node.subscribeRun("pf1")
         _ = try sub.subscribedEpoch()
         try node.publishSequence("pf1", 1...3)
         #expect(try group.sentinels[0].cli(["SENTINEL", "FAILOVER", group.name]) == "OK")
         #expect(try eventually(timeout: 30) { try group.replica.cli(["ROLE"]).hasPrefix("master") }, "the replica was not promoted")
-        var last = "", statuses = Set<Int>()
-        let published = try eventually(timeout: 30) {
-            let r = try node.publish("pf1", "{\"i\":4}")
-            last = "\(r.status) \(r.text)"
-            statuses.insert(r.status)
-            return r.status == 201
-        }
-        #expect(published, "no publish succeeded after the failover: \(last)")
-        #expect(statuses.isSubset(of: [201, 503]), "\(statuses)")
-        #expect(last.contains("\"first\":4"), "\(last)")
+        try node.publishThroughFailover("pf1", seq: 4, timeout: 30)
         try node.publishSequence("pf1", 5...6)
         let seqs = Result { try sub.eventSeqs(6) }
         #expect((try? seqs.get()) == [1, 2, 3, 4, 5, 6], "\(seqs)")
