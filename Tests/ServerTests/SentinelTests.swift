@@ -149,6 +149,32 @@ struct SentinelTests {
         #expect(ups == 1, "command connection came up \(ups) times")
     }
 
+    /// A sentinel that accepts but never answers gets `REDIS_COMMAND_TIMEOUT`, then the next
+    /// one is asked; sentinels with a password get `REDIS_SENTINEL_PASSWORD`, and a wrong one
+    /// is named in the reason.
+    @Test func aSilentSentinelIsSkippedAndTheSentinelPasswordIsUsed() throws {
+        let master = try RedisServer(); defer { master.stop() }
+        let silent = try RedisSentinel(name: "rw", masterPort: master.port, quorum: 1); defer { silent.stop() }
+        let guarded = try RedisSentinel(name: "rw", masterPort: master.port, quorum: 1, password: "sentinel-pw")
+        defer { guarded.stop() }
+        silent.pause()
+        let url = "redis+sentinel://127.0.0.1:\(silent.port),127.0.0.1:\(guarded.port)/rw"
+        let node = try ServerProcess(["--port", "0", "--redis-url", url, "--redis-command-timeout", "1",
+                                      "--redis-sentinel-password", "sentinel-pw"])
+        defer { node.stopAndCheck() }
+        try node.waitListening()
+        #expect(try node.waitReady(timeout: 15), "\((try? node.get("/health/ready").text) ?? "?")")
+        #expect(try node.publish("sp1", "{\"a\":1}").status == 201)
+
+        let wrong = try ServerProcess(["--port", "0", "--redis-url", "redis+sentinel://127.0.0.1:\(guarded.port)/rw",
+                                       "--redis-sentinel-password", "not-it"])
+        defer { wrong.stopAndCheck() }
+        try wrong.waitListening()
+        #expect(try eventually(timeout: 10) {
+            try wrong.get("/health/ready").text.contains("sentinel 127.0.0.1:\(guarded.port) refused AUTH (check REDIS_SENTINEL_PASSWORD)")
+        }, "\((try? wrong.get("/health/ready").text) ?? "?")")
+    }
+
     /// Sentinels that do not know the name, and sentinels that are not there: the server stays
     /// up, not ready, and says why; publishes are refused.
     @Test func anUnknownMasterNameOrNoSentinelLeavesTheServerUpAndNotReady() throws {
